@@ -1,0 +1,139 @@
+// Package inputs defines what every agent input is: an Input that reads
+// records from one source, parses them through a parsers.Processor, and
+// appends them to a Sink (the durable buffer), acknowledging its source only
+// after the append returned. It also holds the shared counters and the
+// batching helper. Inputs never talk to the hub and never drop a record
+// without counting it.
+package inputs
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigil-sec/vigil/agent/buffer"
+	"github.com/vigil-sec/vigil/agent/parsers"
+)
+
+// Input is one configured source.
+type Input interface {
+	// ID is the input's name from agent.yaml; it is recorded on every event.
+	ID() string
+	// Run reads until ctx ends. It returns nil on a clean stop.
+	Run(ctx context.Context) error
+	// Counters exposes the input's counters.
+	Counters() *Counters
+}
+
+// Sink is where inputs put events; *buffer.Buffer implements it.
+type Sink interface {
+	// Append blocks while the buffer is full (inputs that can wait).
+	Append(ctx context.Context, recs [][]byte, cps ...buffer.Checkpoint) (uint64, error)
+	// TryAppend fails with buffer.ErrFull at once (inputs that cannot wait).
+	TryAppend(recs [][]byte, cps ...buffer.Checkpoint) (uint64, error)
+	Checkpoint(name string) ([]byte, bool, error)
+}
+
+var _ Sink = (*buffer.Buffer)(nil)
+
+// Counters are an input's running totals, safe for concurrent use.
+type Counters struct {
+	Records        atomic.Uint64 // records appended to the buffer
+	Bytes          atomic.Uint64 // raw bytes of those records
+	DroppedFull    atomic.Uint64 // records dropped because the buffer was full
+	DroppedInvalid atomic.Uint64 // frames that could not be read (bad octet count)
+	Truncated      atomic.Uint64
+	InvalidUTF8    atomic.Uint64
+	ParseErrors    atomic.Uint64
+	Connections    atomic.Int64 // open connections (stream inputs)
+	ConnRefused    atomic.Uint64
+}
+
+// Snapshot returns the counters as a map for status output.
+func (c *Counters) Snapshot() map[string]uint64 {
+	return map[string]uint64{
+		"records_total":             c.Records.Load(),
+		"bytes_total":               c.Bytes.Load(),
+		"dropped_buffer_full":       c.DroppedFull.Load(),
+		"dropped_invalid_frame":     c.DroppedInvalid.Load(),
+		"truncated_total":           c.Truncated.Load(),
+		"invalid_utf8_total":        c.InvalidUTF8.Load(),
+		"parse_errors_total":        c.ParseErrors.Load(),
+		"connections":               uint64(max(c.Connections.Load(), 0)),
+		"connections_refused_total": c.ConnRefused.Load(),
+	}
+}
+
+// Batch accumulates encoded events in one arena so that appending many
+// records costs few allocations. It is used by one goroutine.
+type Batch struct {
+	proc  *parsers.Processor
+	ctr   *Counters
+	arena []byte
+	spans []int // end offsets into arena
+	recs  [][]byte
+	raw   uint64
+	last  parsers.Stats
+}
+
+// NewBatch returns a batch that processes records with proc.
+func NewBatch(proc *parsers.Processor, ctr *Counters) *Batch {
+	return &Batch{proc: proc, ctr: ctr}
+}
+
+// Add parses one raw record into the batch.
+func (b *Batch) Add(raw []byte, received time.Time) {
+	b.arena = append(b.arena, b.proc.Process(raw, received)...)
+	b.spans = append(b.spans, len(b.arena))
+	b.raw += uint64(len(raw))
+}
+
+// Len is the number of records held.
+func (b *Batch) Len() int { return len(b.spans) }
+
+// Size is the encoded bytes held.
+func (b *Batch) Size() int { return len(b.arena) }
+
+// Records returns the held records; valid until Reset.
+func (b *Batch) Records() [][]byte {
+	b.recs = b.recs[:0]
+	start := 0
+	for _, end := range b.spans {
+		b.recs = append(b.recs, b.arena[start:end:end])
+		start = end
+	}
+	return b.recs
+}
+
+// Committed counts the held records as appended and resets the batch.
+func (b *Batch) Committed() {
+	b.ctr.Records.Add(uint64(len(b.spans)))
+	b.ctr.Bytes.Add(b.raw)
+	b.flushStats()
+	b.Reset()
+}
+
+// Dropped counts the held records as dropped for a full buffer and resets.
+func (b *Batch) Dropped() {
+	b.ctr.DroppedFull.Add(uint64(len(b.spans)))
+	b.flushStats()
+	b.Reset()
+}
+
+func (b *Batch) flushStats() {
+	s := b.proc.Stats()
+	b.ctr.Truncated.Add(s.Truncated - b.last.Truncated)
+	b.ctr.InvalidUTF8.Add(s.InvalidUTF8 - b.last.InvalidUTF8)
+	b.ctr.ParseErrors.Add(s.ParseErrors - b.last.ParseErrors)
+	b.last = s
+}
+
+// Reset empties the batch, keeping its memory unless it grew large.
+func (b *Batch) Reset() {
+	if cap(b.arena) > 8<<20 {
+		b.arena = nil
+	}
+	b.arena = b.arena[:0]
+	b.spans = b.spans[:0]
+	b.raw = 0
+}

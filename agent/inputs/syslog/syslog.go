@@ -1,0 +1,405 @@
+// Package syslog is the agent's syslog input: RFC 5426 UDP (one record per
+// datagram), and TCP or TLS streams with newline framing or RFC 6587 octet
+// counting (detected per frame when framing is "auto").
+//
+// Acknowledgement and back-pressure: a stream's next bytes are read only
+// after the records before them were appended to the durable buffer, so a
+// full buffer slows the sender through TCP flow control and nothing a sender
+// saw accepted is lost. UDP cannot wait: when the buffer is full the records
+// are dropped and counted (dropped_buffer_full). Frames whose octet count is
+// not a number or exceeds the limit close that connection only, with a
+// logged reason; over-long newline-framed lines are cut at the line limit and
+// tagged "truncated". The input never drops a record silently.
+package syslog
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/vigil-sec/vigil/agent/buffer"
+	"github.com/vigil-sec/vigil/agent/inputs"
+	"github.com/vigil-sec/vigil/agent/parsers"
+)
+
+// Config configures one syslog listener.
+type Config struct {
+	ID       string
+	Protocol string // "udp", "tcp" or "tls"
+	Listen   string
+	// Framing for tcp/tls: "auto" (default), "newline" or "octet".
+	Framing string
+	// Parser is the catalog name; default "syslog".
+	Parser string
+	// MaxLine is the record size limit; default 64 KiB.
+	MaxLine int
+	// MaxConnections bounds concurrent stream connections; default 1024.
+	MaxConnections int
+	// TLS is required for protocol "tls".
+	TLS *tls.Config
+	// BatchSize bounds records per buffer append; default 512.
+	BatchSize int
+	// FlushInterval bounds how long a UDP record waits for its batch; default 5ms.
+	FlushInterval time.Duration
+}
+
+// Input is a running syslog listener.
+type Input struct {
+	cfg  Config
+	log  *slog.Logger
+	sink inputs.Sink
+	ctr  inputs.Counters
+	pc   net.PacketConn
+	ln   net.Listener
+}
+
+var _ inputs.Input = (*Input)(nil)
+
+// New validates cfg and binds the listener, so that address errors surface
+// at start rather than later.
+func New(cfg Config, sink inputs.Sink, log *slog.Logger) (*Input, error) {
+	if cfg.Parser == "" {
+		cfg.Parser = "syslog"
+	}
+	if _, err := parsers.New(cfg.Parser); err != nil {
+		return nil, fmt.Errorf("input %s: %w", cfg.ID, err)
+	}
+	if cfg.MaxLine <= 0 {
+		cfg.MaxLine = parsers.DefaultMaxLine
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = 1024
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 512
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = 5 * time.Millisecond
+	}
+	switch cfg.Framing {
+	case "":
+		cfg.Framing = "auto"
+	case "auto", "newline", "octet":
+	default:
+		return nil, fmt.Errorf("input %s: framing must be auto, newline or octet, not %q", cfg.ID, cfg.Framing)
+	}
+	in := &Input{cfg: cfg, log: log.With("input", cfg.ID), sink: sink}
+	var err error
+	switch cfg.Protocol {
+	case "udp":
+		in.pc, err = net.ListenPacket("udp", cfg.Listen)
+		if err == nil {
+			if uc, ok := in.pc.(*net.UDPConn); ok {
+				_ = uc.SetReadBuffer(4 << 20)
+			}
+		}
+	case "tcp":
+		in.ln, err = net.Listen("tcp", cfg.Listen)
+	case "tls":
+		if cfg.TLS == nil {
+			return nil, fmt.Errorf("input %s: protocol tls needs tls_cert and tls_key", cfg.ID)
+		}
+		in.ln, err = tls.Listen("tcp", cfg.Listen, cfg.TLS)
+	default:
+		return nil, fmt.Errorf("input %s: protocol must be udp, tcp or tls, not %q", cfg.ID, cfg.Protocol)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("input %s: listen %s/%s: %w", cfg.ID, cfg.Protocol, cfg.Listen, err)
+	}
+	return in, nil
+}
+
+// ID implements inputs.Input.
+func (in *Input) ID() string { return in.cfg.ID }
+
+// Counters implements inputs.Input.
+func (in *Input) Counters() *inputs.Counters { return &in.ctr }
+
+// Addr is the bound address.
+func (in *Input) Addr() net.Addr {
+	if in.pc != nil {
+		return in.pc.LocalAddr()
+	}
+	return in.ln.Addr()
+}
+
+func (in *Input) newBatch() *inputs.Batch {
+	p, _ := parsers.New(in.cfg.Parser) // validated in New
+	return inputs.NewBatch(parsers.NewProcessor(in.cfg.ID, p, in.cfg.MaxLine), &in.ctr)
+}
+
+// Run implements inputs.Input.
+func (in *Input) Run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		if in.pc != nil {
+			in.pc.Close()
+		} else {
+			in.ln.Close()
+		}
+	})
+	defer stop()
+	if in.pc != nil {
+		return in.runUDP(ctx)
+	}
+	return in.runStream(ctx)
+}
+
+func (in *Input) runUDP(ctx context.Context) error {
+	b := in.newBatch()
+	buf := make([]byte, 65536)
+	var first time.Time
+	flush := func() {
+		if b.Len() == 0 {
+			return
+		}
+		if _, err := in.sink.TryAppend(b.Records()); err != nil {
+			if !errors.Is(err, buffer.ErrFull) {
+				in.log.Error("append failed; records dropped", "records", b.Len(), "error", err)
+			}
+			b.Dropped()
+			return
+		}
+		b.Committed()
+	}
+	defer flush()
+	for {
+		if b.Len() > 0 {
+			_ = in.pc.SetReadDeadline(first.Add(in.cfg.FlushInterval))
+		} else {
+			_ = in.pc.SetReadDeadline(time.Time{})
+		}
+		n, _, err := in.pc.ReadFrom(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				flush()
+				continue
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("input %s: read: %w", in.cfg.ID, err)
+		}
+		rec := trimEOL(buf[:n])
+		if len(rec) == 0 {
+			continue
+		}
+		now := time.Now()
+		if b.Len() == 0 {
+			first = now
+		}
+		b.Add(rec, now)
+		if b.Len() >= in.cfg.BatchSize {
+			flush()
+		}
+	}
+}
+
+func (in *Input) runStream(ctx context.Context) error {
+	sem := make(chan struct{}, in.cfg.MaxConnections)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	conns := map[net.Conn]struct{}{}
+	var mu sync.Mutex
+	defer func() {
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	for {
+		c, err := in.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("input %s: accept: %w", in.cfg.ID, err)
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			in.ctr.ConnRefused.Add(1)
+			in.log.Warn("connection refused: too many connections", "remote", c.RemoteAddr().String(), "limit", in.cfg.MaxConnections)
+			c.Close()
+			continue
+		}
+		mu.Lock()
+		conns[c] = struct{}{}
+		mu.Unlock()
+		in.ctr.Connections.Add(1)
+		wg.Add(1)
+		go func() {
+			defer func() {
+				mu.Lock()
+				delete(conns, c)
+				mu.Unlock()
+				c.Close()
+				in.ctr.Connections.Add(-1)
+				<-sem
+				wg.Done()
+			}()
+			if err := in.serveConn(ctx, c); err != nil {
+				in.log.Warn("closing syslog connection", "remote", c.RemoteAddr().String(), "error", err)
+			}
+		}()
+	}
+}
+
+// serveConn reads frames from one connection. Records are appended before
+// more bytes are read from the socket whenever the reader has nothing
+// buffered, so the sender is held back by a full buffer.
+func (in *Input) serveConn(ctx context.Context, c net.Conn) error {
+	r := bufio.NewReaderSize(c, 64<<10)
+	b := in.newBatch()
+	// The framer keeps one byte over the limit so the processor sees the
+	// record is too long, cuts it and tags it.
+	fr := &framer{r: r, max: in.cfg.MaxLine + 1, mode: in.cfg.Framing}
+	flush := func() error {
+		if b.Len() == 0 {
+			return nil
+		}
+		if _, err := in.sink.Append(ctx, b.Records()); err != nil {
+			b.Reset()
+			return fmt.Errorf("append: %w", err)
+		}
+		b.Committed()
+		return nil
+	}
+	for {
+		rec, err := fr.next()
+		if len(rec) > 0 {
+			b.Add(rec, time.Now())
+		}
+		if err != nil {
+			ferr := flush()
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				return ferr
+			}
+			if errors.Is(err, errBadFrame) {
+				in.ctr.DroppedInvalid.Add(1)
+			}
+			return errors.Join(err, ferr)
+		}
+		if b.Len() >= in.cfg.BatchSize || (r.Buffered() == 0 && b.Len() > 0) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+var errBadFrame = errors.New("invalid octet-counted frame")
+
+// framer splits a stream into records.
+type framer struct {
+	r         *bufio.Reader
+	max       int
+	mode      string
+	truncated bool
+	big       []byte
+}
+
+func (f *framer) next() ([]byte, error) {
+	f.truncated = false
+	for {
+		c, err := f.r.Peek(1)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case f.mode == "octet" || (f.mode == "auto" && c[0] >= '1' && c[0] <= '9'):
+			return f.octet()
+		case c[0] == '\n' || c[0] == '\r':
+			_, _ = f.r.ReadByte() // empty line between frames
+			continue
+		default:
+			return f.line()
+		}
+	}
+}
+
+// octet reads "MSG-LEN SP SYSLOG-MSG".
+func (f *framer) octet() ([]byte, error) {
+	var n int
+	for i := 0; ; i++ {
+		c, err := f.r.ReadByte()
+		if err != nil {
+			if errors.Is(err, io.EOF) && i > 0 {
+				return nil, fmt.Errorf("%w: stream ended inside the length", errBadFrame)
+			}
+			return nil, err
+		}
+		if c == ' ' && i > 0 {
+			break
+		}
+		if c < '0' || c > '9' || i >= 9 {
+			return nil, fmt.Errorf("%w: length is not a number", errBadFrame)
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%w: zero length", errBadFrame)
+	}
+	keep := min(n, f.max)
+	if cap(f.big) < keep {
+		f.big = make([]byte, keep)
+	}
+	buf := f.big[:keep]
+	if _, err := io.ReadFull(f.r, buf); err != nil {
+		return nil, fmt.Errorf("%w: %d-byte frame cut short: %v", errBadFrame, n, err)
+	}
+	if n > keep {
+		// Over the limit: the kept prefix is truncated downstream; the rest
+		// is read and discarded without buffering it.
+		f.truncated = true
+		if _, err := io.CopyN(io.Discard, f.r, int64(n-keep)); err != nil {
+			return nil, fmt.Errorf("%w: %d-byte frame cut short: %v", errBadFrame, n, err)
+		}
+	}
+	return trimEOL(buf), nil
+}
+
+// line reads up to '\n'; beyond the limit the rest of the line is skipped.
+func (f *framer) line() ([]byte, error) {
+	f.big = f.big[:0]
+	for {
+		frag, err := f.r.ReadSlice('\n')
+		if len(f.big)+len(frag) <= f.max {
+			f.big = append(f.big, frag...)
+		} else if len(f.big) < f.max {
+			f.big = append(f.big, frag[:f.max-len(f.big)]...)
+			f.truncated = true
+		} else {
+			f.truncated = true
+		}
+		switch {
+		case err == nil:
+			return trimEOL(f.big), nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(f.big) > 0:
+			return trimEOL(f.big), io.EOF // last line without newline
+		default:
+			return nil, err
+		}
+	}
+}
+
+func trimEOL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == 0) {
+		b = b[:len(b)-1]
+	}
+	return b
+}

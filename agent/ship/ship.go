@@ -1,0 +1,386 @@
+// Package ship owns the agent's path to the hub: it reads committed records
+// from the buffer, packs them into batches (by count, bytes and time),
+// compresses them with zstd, sends them over QUIC with mutual TLS with
+// several batches in flight, and releases buffer space only when the hub
+// acknowledges a batch as committed. On any failure it closes the
+// connection, backs off with jitter, and reconnects to the next hub address;
+// the hub's hello answer says where to resume, so nothing is skipped and the
+// hub drops anything sent twice.
+//
+// It never deletes a record the hub has not acknowledged and never changes
+// a record's seq.
+package ship
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/quic-go/quic-go"
+	"github.com/vigil-sec/vigil/agent/buffer"
+	"github.com/vigil-sec/vigil/protocol"
+	"github.com/vigil-sec/vigil/protocol/agentpb"
+	"github.com/vigil-sec/vigil/protocol/event"
+	"github.com/vigil-sec/vigil/protocol/frame"
+)
+
+// Config configures the shipper. Zero fields take the documented defaults.
+type Config struct {
+	// Hubs are the hub addresses (host:port, UDP) tried in turn.
+	Hubs []string
+	// TLS is the client configuration (identity.ClientTLS with the agent's
+	// certificate and protocol.ALPN).
+	TLS *tls.Config
+	// MaxBatchEvents bounds events per batch; default 1000.
+	MaxBatchEvents int
+	// MaxBatchBytes bounds a batch's uncompressed bytes; default 1 MiB.
+	MaxBatchBytes int
+	// Linger is how long a partial batch waits for more events while other
+	// batches are in flight; default 20ms. With nothing in flight a batch
+	// leaves at once.
+	Linger time.Duration
+	// Inflight bounds batches sent and not yet acknowledged; default 8.
+	Inflight int
+	// BackoffMin and BackoffMax bound the reconnect delay; defaults 200ms, 30s.
+	BackoffMin, BackoffMax time.Duration
+	// DialTimeout bounds connecting to one hub; default 10s.
+	DialTimeout time.Duration
+	Hostname, AgentVersion string
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxBatchEvents <= 0 {
+		c.MaxBatchEvents = 1000
+	}
+	if c.MaxBatchBytes <= 0 {
+		c.MaxBatchBytes = 1 << 20
+	}
+	if c.Linger <= 0 {
+		c.Linger = 20 * time.Millisecond
+	}
+	if c.Inflight <= 0 {
+		c.Inflight = 8
+	}
+	if c.BackoffMin <= 0 {
+		c.BackoffMin = 200 * time.Millisecond
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 30 * time.Second
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 10 * time.Second
+	}
+}
+
+// Status is what `vigil-agent status` shows of the shipper.
+type Status struct {
+	State         string   `json:"state"` // connecting, connected, backoff
+	Hub           string   `json:"hub,omitempty"`
+	Hubs          []string `json:"hubs"`
+	LastError     string   `json:"last_error,omitempty"`
+	Inflight      int64    `json:"batches_inflight"`
+	BatchesSent   uint64   `json:"batches_sent_total"`
+	BatchesAcked  uint64   `json:"batches_acked_total"`
+	Duplicates    uint64   `json:"batches_duplicate_total"`
+	EventsAcked   uint64   `json:"events_acked_total"`
+	RawBytes      uint64   `json:"raw_bytes_total"`
+	WireBytes     uint64   `json:"compressed_bytes_total"`
+	Reconnects    uint64   `json:"reconnects_total"`
+	LastAckMillis float64  `json:"last_ack_latency_ms"`
+}
+
+// Shipper sends the buffer's records to the hub.
+type Shipper struct {
+	cfg Config
+	buf *buffer.Buffer
+	log *slog.Logger
+	enc *zstd.Encoder
+
+	mu        sync.Mutex
+	hubs      []string
+	state     string
+	hub       string
+	lastError string
+
+	inflight    atomic.Int64
+	sent        atomic.Uint64
+	acked       atomic.Uint64
+	dups        atomic.Uint64
+	eventsAcked atomic.Uint64
+	rawBytes    atomic.Uint64
+	wireBytes   atomic.Uint64
+	reconnects  atomic.Uint64
+	lastAckNs   atomic.Int64
+
+	// OnAck, when set, is called after each acknowledged batch with the
+	// time from the intake of its last event to the acknowledgement.
+	OnAck func(events int, latency time.Duration)
+}
+
+// New returns a shipper over buf.
+func New(cfg Config, buf *buffer.Buffer, log *slog.Logger) (*Shipper, error) {
+	cfg.setDefaults()
+	if len(cfg.Hubs) == 0 {
+		return nil, errors.New("ship: no hub address configured")
+	}
+	if cfg.TLS == nil {
+		return nil, errors.New("ship: TLS configuration required")
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return nil, fmt.Errorf("ship: zstd: %w", err)
+	}
+	return &Shipper{cfg: cfg, buf: buf, log: log, enc: enc, hubs: slices.Clone(cfg.Hubs), state: "connecting"}, nil
+}
+
+// Status returns the current state and counters.
+func (s *Shipper) Status() Status {
+	s.mu.Lock()
+	st := Status{State: s.state, Hub: s.hub, Hubs: slices.Clone(s.hubs), LastError: s.lastError}
+	s.mu.Unlock()
+	st.Inflight = s.inflight.Load()
+	st.BatchesSent = s.sent.Load()
+	st.BatchesAcked = s.acked.Load()
+	st.Duplicates = s.dups.Load()
+	st.EventsAcked = s.eventsAcked.Load()
+	st.RawBytes = s.rawBytes.Load()
+	st.WireBytes = s.wireBytes.Load()
+	st.Reconnects = s.reconnects.Load()
+	st.LastAckMillis = float64(s.lastAckNs.Load()) / 1e6
+	return st
+}
+
+func (s *Shipper) setState(state, hub string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state, s.hub = state, hub
+	if err != nil {
+		s.lastError = err.Error()
+	}
+}
+
+// Run ships until ctx ends.
+func (s *Shipper) Run(ctx context.Context) error {
+	backoff := s.cfg.BackoffMin
+	for i := 0; ; i++ {
+		s.mu.Lock()
+		addr := s.hubs[i%len(s.hubs)]
+		s.mu.Unlock()
+		s.setState("connecting", addr, nil)
+		progressed, err := s.session(ctx, addr)
+		if ctx.Err() != nil {
+			s.setState("stopped", "", nil)
+			return nil
+		}
+		if progressed {
+			backoff = s.cfg.BackoffMin
+		}
+		s.reconnects.Add(1)
+		s.log.Warn("hub connection lost", "hub", addr, "error", err, "retry_in", backoff)
+		s.setState("backoff", addr, err)
+		// Full jitter keeps thousands of branch agents from reconnecting in step.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			s.setState("stopped", "", nil)
+			return nil
+		}
+		backoff = min(backoff*2, s.cfg.BackoffMax)
+	}
+}
+
+type sent struct {
+	first, last uint64
+	created     int64 // intake time of the batch's last event
+	events      int
+}
+
+// session runs one connection. It reports whether any batch was acknowledged.
+func (s *Shipper) session(ctx context.Context, addr string) (bool, error) {
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	conn, err := quic.DialAddr(dctx, addr, s.cfg.TLS, &quic.Config{
+		MaxIdleTimeout: 60 * time.Second, KeepAlivePeriod: 15 * time.Second, HandshakeIdleTimeout: s.cfg.DialTimeout,
+	})
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	defer conn.CloseWithError(0, "")
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
+	st, err := conn.OpenStreamSync(sctx)
+	if err != nil {
+		return false, fmt.Errorf("open stream: %w", err)
+	}
+	defer st.CancelRead(0)
+	fw := frame.NewWriter(st, 0)
+	fr := frame.NewReader(st, 0)
+	epoch := s.buf.Epoch()
+	if err := fw.Write(frame.TypeHello, &agentpb.Hello{
+		ProtocolVersion: protocol.ProtocolVersion, MinProtocolVersion: protocol.MinProtocolVersion,
+		AgentVersion: s.cfg.AgentVersion, Hostname: s.cfg.Hostname, Epoch: epoch,
+	}); err != nil {
+		return false, err
+	}
+	var ha agentpb.HelloAck
+	if err := fr.ReadMsg(frame.TypeHelloAck, &ha); err != nil {
+		return false, fmt.Errorf("hello: %w", err)
+	}
+	maxFrame := int(ha.MaxFrameBytes)
+	if maxFrame <= 0 {
+		maxFrame = frame.DefaultMaxSize
+	}
+	fw = frame.NewWriter(st, maxFrame)
+	if len(ha.Members) > 0 {
+		s.mergeMembers(ha.Members)
+	}
+	acked := ha.AckedSeq
+	if last := s.buf.LastSeq(); acked > last {
+		return false, fmt.Errorf("hub reports seq %d acknowledged but the buffer ends at %d", acked, last)
+	}
+	if err := s.buf.Ack(acked); err != nil {
+		return false, err
+	}
+	s.setState("connected", addr, nil)
+	s.log.Info("connected to hub", "hub", addr, "node_id", ha.NodeId, "epoch", epoch, "acked_seq", acked)
+
+	queue := make(chan sent, s.cfg.Inflight)
+	errc := make(chan error, 2)
+	var progressed atomic.Bool
+	go func() { errc <- s.receive(fr, queue, &progressed) }()
+	go func() { errc <- s.send(sctx, fw, queue, max(acked, s.buf.AckedSeq())+1) }()
+	err = <-errc
+	scancel()
+	_ = conn.CloseWithError(0, "")
+	<-errc
+	s.inflight.Store(0)
+	return progressed.Load(), err
+}
+
+func (s *Shipper) mergeMembers(members []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range members {
+		if !slices.Contains(s.hubs, m) {
+			s.hubs = append(s.hubs, m)
+		}
+	}
+}
+
+// send reads the buffer from seq next on and writes batches.
+func (s *Shipper) send(ctx context.Context, fw *frame.Writer, queue chan<- sent, next uint64) error {
+	defer close(queue)
+	var recs []buffer.Record
+	var payload, wire []byte
+	for {
+		// Take the notification channel before reading, so a commit that
+		// lands between the read and the wait is not missed.
+		notify := s.buf.Notify()
+		var err error
+		recs, err = s.buf.Read(next, s.cfg.MaxBatchEvents, s.cfg.MaxBatchBytes, recs[:0])
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 || (len(recs) < s.cfg.MaxBatchEvents && s.inflight.Load() > 0) {
+			// Wait for data; when batches are in flight, linger so the next
+			// batch is fuller.
+			var timer <-chan time.Time
+			if len(recs) > 0 {
+				timer = time.After(s.cfg.Linger)
+			}
+			select {
+			case <-notify:
+				if len(recs) > 0 {
+					select {
+					case <-timer:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
+				recs, err = s.buf.Read(next, s.cfg.MaxBatchEvents, s.cfg.MaxBatchBytes, recs[:0])
+				if err != nil {
+					return err
+				}
+			case <-timer:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if len(recs) == 0 {
+				continue
+			}
+		}
+		payload = payload[:0]
+		for _, r := range recs {
+			payload = event.AppendRecord(payload, r.Data)
+		}
+		wire = s.enc.EncodeAll(payload, wire[:0])
+		first, last := recs[0].Seq, recs[len(recs)-1].Seq
+		created, _ := event.Created(recs[len(recs)-1].Data)
+		b := &agentpb.Batch{
+			Epoch: s.buf.Epoch(), FirstSeq: first, LastSeq: last, Compression: agentpb.Compression_COMPRESSION_ZSTD,
+			RawBytes: uint32(len(payload)), Payload: wire, HeadSeq: s.buf.LastSeq(),
+		}
+		// Reserve a window slot before sending so at most Inflight batches
+		// are unacknowledged.
+		select {
+		case queue <- sent{first: first, last: last, created: created, events: len(recs)}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.inflight.Add(1)
+		if err := fw.Write(frame.TypeBatch, b); err != nil {
+			return err
+		}
+		s.sent.Add(1)
+		s.rawBytes.Add(uint64(len(payload)))
+		s.wireBytes.Add(uint64(len(wire)))
+		next = last + 1
+	}
+}
+
+// receive reads acknowledgements in order and releases buffer space.
+func (s *Shipper) receive(fr *frame.Reader, queue <-chan sent, progressed *atomic.Bool) error {
+	for {
+		var ack agentpb.Ack
+		if err := fr.ReadMsg(frame.TypeAck, &ack); err != nil {
+			var pe *frame.PeerError
+			if errors.As(err, &pe) {
+				return fmt.Errorf("hub closed the stream: %w", pe)
+			}
+			return fmt.Errorf("read ack: %w", err)
+		}
+		want, ok := <-queue
+		if !ok {
+			return errors.New("acknowledgement for a batch that was not sent")
+		}
+		if ack.FirstSeq != want.first || ack.LastSeq != want.last {
+			return fmt.Errorf("acknowledgement for %d..%d, expected %d..%d", ack.FirstSeq, ack.LastSeq, want.first, want.last)
+		}
+		if err := s.buf.Ack(ack.LastSeq); err != nil {
+			return err
+		}
+		s.inflight.Add(-1)
+		s.acked.Add(1)
+		if ack.Status == agentpb.AckStatus_ACK_STATUS_DUPLICATE {
+			s.dups.Add(1)
+		}
+		s.eventsAcked.Add(uint64(want.events))
+		progressed.Store(true)
+		if want.created > 0 {
+			lat := time.Since(time.Unix(0, want.created))
+			s.lastAckNs.Store(int64(lat))
+			if s.OnAck != nil {
+				s.OnAck(want.events, lat)
+			}
+		}
+	}
+}

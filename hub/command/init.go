@@ -1,0 +1,130 @@
+package command
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vigil-sec/vigil/hub/config"
+	"github.com/vigil-sec/vigil/hub/pki"
+	"github.com/vigil-sec/vigil/protocol/identity"
+	"gopkg.in/yaml.v3"
+)
+
+const nodeCertValidity = 5 * 365 * 24 * time.Hour
+
+func runInit(env Env, args []string) error {
+	fs := newFlags("init", env)
+	data := fs.String("data", "", "data directory to create (required)")
+	nodeID := fs.String("node-id", "hub-1", "this node's ID")
+	ips := fs.String("ip", "127.0.0.1", "comma-separated IP addresses for the node certificate")
+	dns := fs.String("dns", "localhost", "comma-separated DNS names for the node certificate")
+	ingest := fs.String("ingest-addr", "0.0.0.0:7443", "UDP address for agents (QUIC)")
+	advIngest := fs.String("advertise-ingest", "", "address agents are told to use (default: first -ip with the ingest port)")
+	raftAddr := fs.String("raft-addr", "0.0.0.0:7444", "TCP address of the Raft transport")
+	advRaft := fs.String("advertise-raft", "", "Raft address peers dial (default: first -ip with the raft port)")
+	apiAddr := fs.String("api-addr", "127.0.0.1:8443", "TCP address of the HTTPS API")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return &usageError{"-data is required"}
+	}
+	if err := identity.ValidateName(*nodeID); err != nil {
+		return fmt.Errorf("node id: %w", err)
+	}
+	var ipList []net.IP
+	for _, s := range splitList(*ips) {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return &usageError{fmt.Sprintf("-ip: %q is not an IP address", s)}
+		}
+		ipList = append(ipList, ip)
+	}
+	if len(ipList) == 0 {
+		return &usageError{"-ip needs at least one address"}
+	}
+	if _, err := os.Stat(filepath.Join(*data, "hub.yaml")); err == nil {
+		return fmt.Errorf("%s is already initialized (hub.yaml exists)", *data)
+	}
+	if err := os.MkdirAll(*data, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	cfg := config.DefaultConfig()
+	cfg.DataDir = *data
+	cfg.NodeID = *nodeID
+	now := time.Now()
+	ca, err := pki.CreateCA(cfg.TLSDir(), now)
+	if err != nil {
+		return err
+	}
+	certPEM, keyPEM, err := ca.IssueNode(*nodeID, splitList(*dns), ipList, now, nodeCertValidity)
+	if err != nil {
+		return err
+	}
+	if err := pki.WriteFile(cfg.NodeCertFile(), certPEM, 0o644); err != nil {
+		return err
+	}
+	if err := pki.WriteSecretFile(cfg.NodeKeyFile(), keyPEM); err != nil {
+		return err
+	}
+	var tb [32]byte
+	if _, err := rand.Read(tb[:]); err != nil {
+		return err
+	}
+	admin := "vgla_" + base64.RawURLEncoding.EncodeToString(tb[:])
+	if err := pki.WriteSecretFile(cfg.AdminTokenFile(), []byte(admin+"\n")); err != nil {
+		return err
+	}
+	withPort := func(addr, adv string) (string, error) {
+		if adv != "" {
+			return adv, nil
+		}
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return "", err
+		}
+		return net.JoinHostPort(ipList[0].String(), port), nil
+	}
+	if cfg.AdvertiseIngest, err = withPort(*ingest, *advIngest); err != nil {
+		return fmt.Errorf("-ingest-addr: %w", err)
+	}
+	if cfg.AdvertiseRaft, err = withPort(*raftAddr, *advRaft); err != nil {
+		return fmt.Errorf("-raft-addr: %w", err)
+	}
+	cfg.IngestAddr, cfg.RaftAddr, cfg.APIAddr = *ingest, *raftAddr, *apiAddr
+	out := map[string]any{
+		"node_id": cfg.NodeID, "data_dir": ".", "ingest_addr": cfg.IngestAddr, "advertise_ingest": cfg.AdvertiseIngest,
+		"raft_addr": cfg.RaftAddr, "advertise_raft": cfg.AdvertiseRaft, "api_addr": cfg.APIAddr,
+		"bootstrap": true, "log_level": "info",
+	}
+	y, err := yaml.Marshal(out)
+	if err != nil {
+		return err
+	}
+	header := "# vigil-hub configuration written by 'vigil-hub init'. data_dir is relative to this file.\n"
+	if err := pki.WriteFile(filepath.Join(*data, "hub.yaml"), append([]byte(header), y...), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "Initialized hub node %q in %s\n", cfg.NodeID, *data)
+	fmt.Fprintf(env.Stdout, "  CA fingerprint (sha256): %s\n", ca.Fingerprint())
+	fmt.Fprintf(env.Stdout, "  admin token:             %s (0600)\n", cfg.AdminTokenFile())
+	fmt.Fprintf(env.Stdout, "Start it with: vigil-hub serve -c %s\n", filepath.Join(*data, "hub.yaml"))
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+

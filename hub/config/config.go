@@ -1,0 +1,130 @@
+// Package config owns the hub's configuration file (hub.yaml): its fields,
+// their defaults, and validation. It never opens sockets or files other than
+// the configuration itself.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is hub.yaml. Merge order: DefaultConfig() < file < command-line flags.
+type Config struct {
+	// NodeID names this node in the cluster. Defaults to the ID written by
+	// "vigil-hub init" into the data directory.
+	NodeID string `yaml:"node_id"`
+	// DataDir holds the CA, the node certificate, the admin token, the Raft
+	// log and the state. Required.
+	DataDir string `yaml:"data_dir"`
+	// IngestAddr is the UDP address of the QUIC listener for agents.
+	// Defaults to "0.0.0.0:7443".
+	IngestAddr string `yaml:"ingest_addr"`
+	// AdvertiseIngest is the address agents are told to use for this node.
+	// Defaults to IngestAddr.
+	AdvertiseIngest string `yaml:"advertise_ingest"`
+	// RaftAddr is the TCP address of the Raft transport. Defaults to "0.0.0.0:7444".
+	RaftAddr string `yaml:"raft_addr"`
+	// AdvertiseRaft is the Raft address peers dial. Defaults to RaftAddr.
+	AdvertiseRaft string `yaml:"advertise_raft"`
+	// APIAddr is the TCP address of the HTTPS API. Defaults to "127.0.0.1:8443".
+	APIAddr string `yaml:"api_addr"`
+	// Bootstrap forms a new single-node cluster when this node has no Raft
+	// state. Defaults to true.
+	Bootstrap *bool `yaml:"bootstrap"`
+	// LogLevel is debug, info, warn or error. Defaults to info.
+	LogLevel string `yaml:"log_level"`
+
+	Limits Limits `yaml:"limits"`
+	Raft   Raft   `yaml:"raft"`
+}
+
+// Limits bound what one agent can make the hub hold.
+type Limits struct {
+	// MaxFrameBytes bounds one protocol frame. Defaults to 4 MiB.
+	MaxFrameBytes int `yaml:"max_frame_bytes"`
+	// MaxBatchRawBytes bounds one batch uncompressed. Defaults to 16 MiB.
+	MaxBatchRawBytes int `yaml:"max_batch_raw_bytes"`
+	// InflightPerStream bounds batches awaiting commit per agent stream. Defaults to 32.
+	InflightPerStream int `yaml:"inflight_per_stream"`
+}
+
+// Raft tunes consensus timing. Zero values take hashicorp/raft's defaults.
+type Raft struct {
+	HeartbeatTimeout  time.Duration `yaml:"heartbeat_timeout"`
+	ElectionTimeout   time.Duration `yaml:"election_timeout"`
+	SnapshotThreshold uint64        `yaml:"snapshot_threshold"`
+	SnapshotInterval  time.Duration `yaml:"snapshot_interval"`
+	TrailingLogs      uint64        `yaml:"trailing_logs"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	t := true
+	return Config{
+		IngestAddr: "0.0.0.0:7443",
+		RaftAddr:   "0.0.0.0:7444",
+		APIAddr:    "127.0.0.1:8443",
+		Bootstrap:  &t,
+		LogLevel:   "info",
+	}
+}
+
+// Load reads path over the defaults. Unknown keys are an error, so a typo
+// does not silently fall back to a default.
+func Load(path string) (Config, error) {
+	c := DefaultConfig()
+	f, err := os.Open(path)
+	if err != nil {
+		return c, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("parse config %s: %w", path, err)
+	}
+	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
+		// Relative to the config file, so a config travels with its data.
+		c.DataDir = filepath.Join(filepath.Dir(path), c.DataDir)
+	}
+	return c, nil
+}
+
+// Validate reports a configuration that cannot run.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir is required"))
+	}
+	if c.NodeID == "" {
+		errs = append(errs, errors.New("node_id is required (run vigil-hub init)"))
+	}
+	for name, v := range map[string]string{"ingest_addr": c.IngestAddr, "raft_addr": c.RaftAddr, "api_addr": c.APIAddr} {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("%s is required", name))
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// BootstrapEnabled reports the effective bootstrap setting.
+func (c Config) BootstrapEnabled() bool { return c.Bootstrap == nil || *c.Bootstrap }
+
+// Paths inside the data directory.
+func (c Config) TLSDir() string         { return filepath.Join(c.DataDir, "tls") }
+func (c Config) NodeCertFile() string   { return filepath.Join(c.DataDir, "tls", "node.crt") }
+func (c Config) NodeKeyFile() string    { return filepath.Join(c.DataDir, "tls", "node.key") }
+func (c Config) AdminTokenFile() string { return filepath.Join(c.DataDir, "admin.token") }
+func (c Config) NodeIDFile() string     { return filepath.Join(c.DataDir, "node-id") }
+func (c Config) RaftDir() string        { return filepath.Join(c.DataDir, "raft") }
+func (c Config) StateDir() string       { return filepath.Join(c.DataDir, "state") }

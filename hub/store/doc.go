@@ -1,0 +1,25 @@
+// Package store owns the hub's replicated state on Pebble: agents, enrollment
+// tokens and events, plus the index of the last Raft entry applied to it.
+//
+// # Key layout
+//
+//	a <agent_id>                                  AgentRecord (protobuf)
+//	t <token_id>                                  TokenRecord (protobuf)
+//	e t <ts:8> <agent_id> 0x00 <epoch:8> <seq:8>  event (protocol/event wire form)
+//	e b <branch> 0x00 <ts:8> <agent_id> 0x00 <epoch:8> <seq:8>   empty: branch index
+//	e a <agent_id> 0x00 <ts:8> <agent_id> 0x00 <epoch:8> <seq:8> empty: agent index
+//	m applied                                     last applied Raft index (uint64 BE)
+//	m restoring                                   present while a snapshot restore runs
+//
+// Timestamps are event time in Unix nanoseconds, big-endian with the sign bit
+// flipped so that byte order is time order; a time-range scan of one branch or
+// one agent is one contiguous key range.
+//
+// Writes are made only by the state machine (hub/fsm) through Batch, with the
+// applied index in the same batch. They are not synced one by one: the Raft
+// log is the durable copy, and Sync is called before every state-machine
+// snapshot so that nothing the snapshot covers can be lost.
+//
+// The store never reads a clock, never generates IDs and never decides
+// anything: it keeps what the state machine tells it to.
+package store

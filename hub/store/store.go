@@ -1,0 +1,140 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/cockroachdb/pebble"
+)
+
+// Store is the hub's state. Reads may run concurrently with the state
+// machine's writes; Restore excludes both.
+type Store struct {
+	dir string
+	log *slog.Logger
+
+	mu sync.RWMutex // held for writing only while Restore swaps the contents
+	db *pebble.DB
+}
+
+var (
+	keyApplied   = []byte("mapplied")
+	keyRestoring = []byte("mrestoring")
+)
+
+// Open opens or creates the store in dir.
+func Open(dir string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log}})
+	if err != nil {
+		return nil, fmt.Errorf("open state store %s: %w", dir, err)
+	}
+	return &Store{dir: dir, log: log, db: db}, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+// Applied returns the index of the last Raft entry whose effects are stored.
+func (s *Store) Applied() (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v, err := s.get(keyApplied)
+	if err != nil || v == nil {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// NeedsRestore reports whether a snapshot restore was interrupted, in which
+// case the contents are incomplete and must be restored again before use.
+func (s *Store) NeedsRestore() (bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v, err := s.get(keyRestoring)
+	return v != nil, err
+}
+
+// Sync makes every write so far durable.
+func (s *Store) Sync() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("sync state store: %w", err)
+	}
+	return nil
+}
+
+// get returns a copy of the value at key, or nil. Requires s.mu held.
+func (s *Store) get(key []byte) ([]byte, error) {
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %q: %w", key[:1], err)
+	}
+	defer closer.Close()
+	return append([]byte(nil), v...), nil
+}
+
+// Batch collects the writes of one or more Raft entries; Commit stores them
+// atomically together with the applied index.
+type Batch struct {
+	s *Store
+	b *pebble.Batch
+}
+
+// NewBatch starts a batch. The caller must Commit or Close it.
+func (s *Store) NewBatch() *Batch {
+	s.mu.RLock()
+	return &Batch{s: s, b: s.db.NewBatch()}
+}
+
+// Commit writes the batch and the applied index, without syncing.
+func (b *Batch) Commit(applied uint64) error {
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], applied)
+	_ = b.b.Set(keyApplied, v[:], nil)
+	if err := b.b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("commit state batch at index %d: %w", applied, err)
+	}
+	return nil
+}
+
+// Close releases the batch; it must be called exactly once.
+func (b *Batch) Close() {
+	_ = b.b.Close()
+	b.s.mu.RUnlock()
+}
+
+// get reads committed state; the batch's own writes are not visible (the
+// state machine tracks those itself).
+func (b *Batch) get(key []byte) ([]byte, error) { return b.s.get(key) }
+
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	panic(fmt.Sprintf(format, args...))
+}
