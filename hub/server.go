@@ -191,6 +191,21 @@ func (s *Server) members() []string {
 	return []string{adv}
 }
 
+// awaitLeader waits, during an election, until the cluster has a leader, so
+// a request that arrives while one is being chosen is not refused at once.
+func (s *Server) awaitLeader(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if addr, _ := s.node.Raft.LeaderWithID(); addr != "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no cluster leader after %s", timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Store implements api.Backend.
 func (s *Server) Store() *store.Store { return s.st }
 
@@ -207,6 +222,9 @@ func (s *Server) Apply(t fsm.MessageType, m proto.Message) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.awaitLeader(5 * time.Second); err != nil {
+		return nil, fmt.Errorf("apply %s: %w", t, err)
+	}
 	f := s.node.Raft.Apply(cmd, 10*time.Second)
 	if err := f.Error(); err != nil {
 		return nil, fmt.Errorf("apply %s: %w", t, err)
@@ -220,6 +238,9 @@ func (s *Server) Apply(t fsm.MessageType, m proto.Message) (any, error) {
 // ReadBarrier implements api.Backend: it confirms leadership with a quorum
 // and waits until every committed entry is applied locally.
 func (s *Server) ReadBarrier() error {
+	if err := s.awaitLeader(5 * time.Second); err != nil {
+		return err
+	}
 	if err := s.node.Raft.VerifyLeader().Error(); err != nil {
 		return fmt.Errorf("verify leader: %w", err)
 	}

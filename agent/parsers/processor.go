@@ -91,6 +91,10 @@ func (p *Processor) Process(raw []byte, received time.Time) []byte {
 	}
 	if perr != nil {
 		p.stats.ParseErrors++
+		if _, ok := p.ev.Get("message"); !ok {
+			// Keep the record searchable as a message when nothing was parsed.
+			p.enc.String("message", strings.ToValidUTF8(string(raw), "\uFFFD"))
+		}
 		p.enc.String("event.parse_error", strings.ToValidUTF8(perr.Error(), "\uFFFD"))
 		p.enc.Tag(sdk.TagParseError)
 	}

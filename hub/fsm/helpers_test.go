@@ -2,6 +2,7 @@ package fsm_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -247,7 +248,13 @@ func rawPayload(evs []evSpec) []byte {
 	return p
 }
 
-var zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+var (
+	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+)
+
+// uvarint decodes a record length of a batch payload.
+func uvarint(b []byte) (uint64, int) { return binary.Uvarint(b) }
 
 // batchOf builds an IngestBatch of evs as the agent ships it: zstd-compressed.
 func batchOf(agent string, epoch, first, last uint64, now int64, evs []evSpec) *raftpb.IngestBatch {

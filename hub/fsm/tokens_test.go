@@ -1,6 +1,7 @@
 package fsm_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -114,7 +115,7 @@ func TestFSM_Token_SameBatch(t *testing.T) {
 			codes = append(codes, "ok")
 		}
 	}
-	if want := []string{"ok", fsm.TokenErrInvalid, "ok", fsm.TokenErrUsed, fsm.TokenErrExists}; !equalStrings(codes, want) {
+	if want := []string{"ok", fsm.TokenErrInvalid, "ok", fsm.TokenErrUsed, fsm.TokenErrExists}; !slices.Equal(codes, want) {
 		t.Fatalf("codes %v want %v", codes, want)
 	}
 	if a := tokenResult(t, out[2]).Agent; a.GetBranch() != "br" || a.GetEnrolledAt() != 3 {
@@ -136,16 +137,4 @@ func TestFSM_Token_SameBatch(t *testing.T) {
 	if h.applied() != 6 || h.count("a") != 3 {
 		t.Fatalf("applied %d count %d", h.applied(), h.count("a"))
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

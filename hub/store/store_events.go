@@ -260,6 +260,13 @@ func fieldEquals(ev *agentpb.Event, key, want string) bool {
 		return ev.Parser == want
 	case "event.original":
 		return ev.Original == want
+	case "tags":
+		for _, t := range ev.Tags {
+			if t == want {
+				return true
+			}
+		}
+		return false
 	}
 	for _, f := range ev.Fields {
 		if f.Key != key {

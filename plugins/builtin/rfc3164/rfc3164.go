@@ -19,14 +19,16 @@
 //   - PRI: optional "<N>", N in 0..191. Without it (lines of /var/log/auth.log
 //     and the like) the record must start with a timestamp.
 //   - TIMESTAMP, one of:
-//     "Mmm dd hh:mm:ss" with the day padded by a space or not ("Jan  2",
-//     "Jan 2", "Jan 02"), month names in any case, optional fractional
-//     seconds ("10:00:01.123"), and an optional year after the day
+//     "Mmm dd hh:mm:ss" with the day as one or two digits after one or more
+//     blanks (so "Jan 2", "Jan 02" and the space-padded form all parse),
+//     month names in any case, optional fractional seconds
+//     ("10:00:01.123"), and an optional year after the day
 //     ("Jan 12 2024 10:00:01", Cisco ASA); or
 //     RFC 3339 / ISO 8601 ("2024-01-12T10:00:01.5+01:00"), also with a space
 //     instead of 'T', ',' before the fraction, "+hhmm" or "+hh" offsets, or no
 //     offset.
-//     A colon right after the timestamp ("10:00:01: %ASA-...") is skipped.
+//     Blanks before the timestamp and a colon right after it
+//     ("10:00:01: %ASA-...") are skipped.
 //   - HOSTNAME: the next word, unless it is already a TAG ("sshd[1]:",
 //     "sshd:") or starts with '%' (a Cisco message id): then the record has
 //     no hostname. A lone ":" after the hostname (Cisco ASA "fw01 : %ASA-...")

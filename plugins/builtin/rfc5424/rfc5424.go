@@ -12,7 +12,8 @@
 // point where parsing stopped), never retain raw or ev, and never allocate per
 // field: every value is a substring of ev.Original, so a typical record costs
 // one allocation (the Original string). Only a structured-data value that
-// contains an escape, or an SD key not seen before by this Parser, allocates.
+// contains an escape, an SD key not seen before by this Parser, or an error
+// return allocates more.
 //
 // # Fields set
 //
@@ -28,7 +29,9 @@
 //   - log.syslog.msgid: MSGID, unless "-".
 //   - log.syslog.structured_data.<SD-ID>.<PARAM-NAME>: one string field per
 //     SD-PARAM, with the escapes \" \\ \] undone (RFC 5424 section 6.3.3;
-//     any other backslash is kept).
+//     any other backslash is kept). An empty value sets nothing
+//     (sdk.Event.SetStr drops empty strings); a repeated SD-ID or PARAM-NAME
+//     sets the field again.
 //   - message: MSG with a leading UTF-8 BOM removed and trailing spaces, tabs,
 //     CR, LF and NUL trimmed. Not set when empty.
 //

@@ -213,4 +213,27 @@ func BenchmarkParse(b *testing.B) {
 			}
 		})
 	}
+	// All records of testdata/mixed.log per op; ns/record is the figure to
+	// hold against the agent's lines-per-second target.
+	b.Run("mixed_fixture", func(b *testing.B) {
+		data, err := os.ReadFile(filepath.Join("testdata", "mixed.log"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var recs [][]byte
+		for _, r := range parsertest.Records(data) {
+			recs = append(recs, []byte(r))
+		}
+		p := New(Options{})
+		ev := sdk.Event{Fields: make([]sdk.Field, 0, 16)}
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			for _, r := range recs {
+				ev.Reset()
+				_ = p.Parse(r, &ev)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
+	})
 }
