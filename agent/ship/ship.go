@@ -52,7 +52,7 @@ type Config struct {
 	// BackoffMin and BackoffMax bound the reconnect delay; defaults 200ms, 30s.
 	BackoffMin, BackoffMax time.Duration
 	// DialTimeout bounds connecting to one hub; default 10s.
-	DialTimeout time.Duration
+	DialTimeout            time.Duration
 	Hostname, AgentVersion string
 }
 

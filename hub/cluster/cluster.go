@@ -86,6 +86,9 @@ func Start(cfg Config, fsm raft.FSM, log *slog.Logger) (*Node, error) {
 	if cfg.LeaderLeaseTimeout > 0 {
 		rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
 	}
+	// Raft refuses a lease longer than the heartbeat timeout; tightening
+	// only the heartbeat (as tests do) tightens the lease with it.
+	rc.LeaderLeaseTimeout = min(rc.LeaderLeaseTimeout, rc.HeartbeatTimeout)
 	rc.SnapshotThreshold = orDefault(cfg.SnapshotThreshold, 8192)
 	rc.TrailingLogs = orDefault(cfg.TrailingLogs, 10240)
 	if cfg.SnapshotInterval > 0 {

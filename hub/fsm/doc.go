@@ -7,8 +7,10 @@
 // code never reads a clock, never draws random numbers, never ranges over a
 // map without sorting its keys, and never depends on goroutine timing. Time,
 // IDs and randomness arrive in the entry, stamped by the node that proposed
-// it. TestFSM_Deterministic enforces the first three rules on this package's
-// source.
+// it. TestFSM_DeterminismLint enforces the first three rules on the source of
+// this package and hub/store (a map range needs //fsm:sorted on the line
+// above); TestFSM_Deterministic checks that differently batched replicas of
+// one log reach the same state.
 //
 // # Adding a command
 //

@@ -2,6 +2,7 @@ package fsm_test
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -117,7 +118,7 @@ func TestFSM_UnknownMessageType(t *testing.T) {
 		{Index: applied + 2, Type: raft.LogCommand, Data: []byte{99, 1, 2, 3}},
 	}
 	msg := mustPanic(t, func() { h.f.ApplyBatch(logs) })
-	if !strings.Contains(msg, "unknown message type 99") || !strings.Contains(msg, "index "+itoa(applied+2)) {
+	if !strings.Contains(msg, "unknown message type 99") || !strings.Contains(msg, "index "+strconv.FormatUint(applied+2, 10)) {
 		t.Fatalf("panic %q", msg)
 	}
 	if h.applied() != applied || h.hash() != before || h.count("ag") != 0 {
@@ -184,17 +185,6 @@ func TestFSM_MessageTypeNumbers(t *testing.T) {
 	b := cmd(t, fsm.TokenCreateType, &raftpb.TokenCreate{TokenId: "x"})
 	if b[0] != 2 {
 		t.Fatalf("Encode puts type %d first", b[0])
-	}
-}
-
-func itoa(v uint64) string {
-	var b []byte
-	for {
-		b = append([]byte{byte('0' + v%10)}, b...)
-		v /= 10
-		if v == 0 {
-			return string(b)
-		}
 	}
 }
 

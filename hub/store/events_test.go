@@ -57,7 +57,7 @@ func TestStore_Events_TimeRange(t *testing.T) {
 	}
 
 	// The stored event comes back whole.
-	res := query(t, s, store.EventQuery{From: -1, To: 0 + 1})
+	res := query(t, s, store.EventQuery{From: -1, To: 1})
 	if len(res.Events) != 2 {
 		t.Fatalf("got %d events", len(res.Events))
 	}
@@ -180,12 +180,12 @@ func TestStore_Events_FieldFilters(t *testing.T) {
 	s := newStore(t)
 	e1 := ev{ts: 1, agent: "a1", branch: "b", epoch: 1, seq: 1, input: "syslog", parser: "rfc5424", original: "o1",
 		fields: []field{{"source.ip", "10.0.0.1"}, {"destination.port", int64(443)}, {"event.outcome", "failure"},
-			{"process.pid", int64(-7)}, {"ratio", 0.5}, {"tls.established", true}}}
+			{"process.pid", int64(-7)}, {"ratio", 0.5}, {"tls.established", true}}, tags: []string{"truncated", "vpn"}}
 	e2 := ev{ts: 2, agent: "a1", branch: "b", epoch: 1, seq: 2, input: "syslog", parser: "rfc3164", original: "o2",
 		fields: []field{{"source.ip", "10.0.0.2"}, {"destination.port", int64(22)}, {"event.outcome", "failure"}}}
 	e3 := ev{ts: 3, agent: "a2", branch: "b", epoch: 1, seq: 1, input: "file", parser: "rfc5424", original: "o3",
 		fields: []field{{"source.ip", "10.0.0.1"}, {"destination.port", int64(443)}, {"event.outcome", "success"},
-			{"empty", ""}}}
+			{"empty", ""}}, tags: []string{"vpn"}}
 	putEvents(t, s, 1, e1, e2, e3)
 
 	cases := []struct {
@@ -214,6 +214,10 @@ func TestStore_Events_FieldFilters(t *testing.T) {
 		{map[string]string{"source.ip": "10.0.0.1", "event.outcome": "failure"}, []ev{e1}},
 		{map[string]string{"parser": "rfc5424", "input": "file", "destination.port": "443"}, []ev{e3}},
 		{map[string]string{"parser": "rfc5424", "input": "file", "destination.port": "22"}, nil},
+		{map[string]string{"tags": "vpn"}, []ev{e1, e3}}, // any of the tags
+		{map[string]string{"tags": "truncated"}, []ev{e1}},
+		{map[string]string{"tags": "trunc"}, nil},
+		{map[string]string{"tags": "vpn", "source.ip": "10.0.0.1", "event.outcome": "success"}, []ev{e3}},
 	}
 	for _, c := range cases {
 		for _, sel := range []store.EventQuery{{}, {Branch: "b"}} {
@@ -391,7 +395,7 @@ func TestStore_Events_LongNames(t *testing.T) {
 		{ts: 3, agent: "short", branch: "s", epoch: 1, seq: 1},
 	})
 	want := []id{{-3, agent, 1, 1}}
-	for _, q := range []store.EventQuery{{Agent: agent}, {Branch: branch}, {Branch: branch, Agent: agent}, {To: 0 + 1, From: -10}} {
+	for _, q := range []store.EventQuery{{Agent: agent}, {Branch: branch}, {Branch: branch, Agent: agent}, {From: -10, To: 1}} {
 		res := query(t, s, q)
 		if got := ids(res); !reflect.DeepEqual(got, want) {
 			t.Fatalf("query %d/%d: got %d events", len(q.Agent), len(q.Branch), len(got))

@@ -1,10 +1,12 @@
 package store_test
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vigil-sec/vigil/hub/store"
@@ -44,6 +46,7 @@ type ev struct {
 	parser   string
 	original string
 	fields   []field
+	tags     []string
 }
 
 func (e ev) encode() []byte {
@@ -64,6 +67,9 @@ func (e ev) encode() []byte {
 		default:
 			panic(fmt.Sprintf("field %s: unsupported %T", f.key, v))
 		}
+	}
+	for _, tag := range e.tags {
+		enc.Tag(tag)
 	}
 	return slices.Clone(enc.Bytes())
 }
@@ -166,28 +172,8 @@ func storedIDs(evs []store.StoredEvent) []id {
 func sortIDs(in []id) []id {
 	out := slices.Clone(in)
 	slices.SortFunc(out, func(a, b id) int {
-		switch {
-		case a.ts != b.ts:
-			return cmpInt(a.ts, b.ts)
-		case a.agent != b.agent:
-			if a.agent < b.agent {
-				return -1
-			}
-			return 1
-		case a.epoch != b.epoch:
-			return cmpInt(int64(a.epoch), int64(b.epoch))
-		}
-		return cmpInt(int64(a.seq), int64(b.seq))
+		return cmp.Or(cmp.Compare(a.ts, b.ts), strings.Compare(a.agent, b.agent),
+			cmp.Compare(a.epoch, b.epoch), cmp.Compare(a.seq, b.seq))
 	})
 	return out
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
