@@ -85,6 +85,11 @@ func RenderEvent(e store.StoredEvent, branch string) map[string]any {
 		m["event.created"] = time.Unix(0, ev.CreatedUnixNano).UTC().Format(time.RFC3339Nano)
 	}
 	m["event.original"] = ev.Original
+	if ev.Original == "" && len(ev.OriginalBytes) > 0 {
+		// The raw record was not UTF-8: JSON shows it with replacement
+		// characters; the exact bytes stay in the store.
+		m["event.original"] = strings.ToValidUTF8(string(ev.OriginalBytes), "\uFFFD")
+	}
 	m["agent.id"] = e.AgentID
 	m["vigil.branch"] = branch
 	m["vigil.epoch"] = strconv.FormatUint(e.Epoch, 10) // beyond 2^53: a string survives JSON readers

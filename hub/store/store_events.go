@@ -88,6 +88,9 @@ type EventResult struct {
 	// Next resumes the query after the last examined entry; empty at the end.
 	Next    string
 	Scanned int
+	// Undecodable counts stored events that did not decode; they are
+	// returned as placeholders tagged "undecodable".
+	Undecodable int
 }
 
 // Events runs a query. Results come in event-time order.
@@ -180,7 +183,13 @@ func (s *Store) Events(q EventQuery) (EventResult, error) {
 		}
 		ev := &agentpb.Event{}
 		if err := proto.Unmarshal(data, ev); err != nil {
-			return res, fmt.Errorf("decode event %s/%d: %w", agent, seq, err)
+			// One undecodable event (for example a string that is not UTF-8
+			// from a foreign agent) must not make every query over it fail:
+			// it is returned as a marked placeholder and counted.
+			res.Undecodable++
+			ev = &agentpb.Event{Tags: []string{"undecodable"}, OriginalBytes: data, Fields: []*agentpb.Field{
+				{Key: "event.parse_error", Value: &agentpb.Field_Str{Str: "stored event does not decode: " + err.Error()}},
+			}}
 		}
 		if matches(ev, filters) {
 			res.Events = append(res.Events, StoredEvent{Timestamp: ts, AgentID: agent, Epoch: epoch, Seq: seq, Event: ev})
