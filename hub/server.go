@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/quic-go/quic-go"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vigil-sec/vigil/hub/api"
@@ -114,11 +116,14 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Derived from the node key so it is the same after a restart, which is
+	// what lets the restarted node reset its predecessor's connections.
+	resetKey := quic.StatelessResetKey(sha256.Sum256(append([]byte("vigil stateless reset v1\x00"), keyPEM...)))
 	enr := &enroll.Handler{CA: ca, Raft: s.node.Raft, Members: s.members, Log: log.With("component", "enroll")}
 	s.ingest, err = ingest.New(ingest.Config{
 		Addr: cfg.IngestAddr, TLS: ingestTLS, NodeID: cfg.NodeID, Members: s.members,
 		MaxFrameBytes: cfg.Limits.MaxFrameBytes, MaxBatchRawBytes: cfg.Limits.MaxBatchRawBytes,
-		InflightPerStream: cfg.Limits.InflightPerStream,
+		InflightPerStream: cfg.Limits.InflightPerStream, StatelessResetKey: &resetKey,
 	}, s.node.Raft, s.st, enr, s.reg, log.With("component", "ingest"))
 	if err != nil {
 		return nil, err

@@ -52,7 +52,10 @@ type Config struct {
 	// BackoffMin and BackoffMax bound the reconnect delay; defaults 200ms, 30s.
 	BackoffMin, BackoffMax time.Duration
 	// DialTimeout bounds connecting to one hub; default 10s.
-	DialTimeout            time.Duration
+	DialTimeout time.Duration
+	// AckTimeout is how long batches in flight may go without any
+	// acknowledgement before the connection is given up; default 30s.
+	AckTimeout             time.Duration
 	Hostname, AgentVersion string
 }
 
@@ -77,6 +80,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 10 * time.Second
+	}
+	if c.AckTimeout <= 0 {
+		c.AckTimeout = 30 * time.Second
 	}
 }
 
@@ -119,6 +125,9 @@ type Shipper struct {
 	wireBytes   atomic.Uint64
 	reconnects  atomic.Uint64
 	lastAckNs   atomic.Int64
+	// lastProgress is when the last acknowledgement arrived or the first
+	// batch of an idle connection was sent (Unix ns).
+	lastProgress atomic.Int64
 
 	// OnAck, when set, is called after each acknowledged batch with the
 	// time from the intake of its last event to the acknowledgement.
@@ -208,7 +217,7 @@ type sent struct {
 func (s *Shipper) session(ctx context.Context, addr string) (bool, error) {
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	conn, err := quic.DialAddr(dctx, addr, s.cfg.TLS, &quic.Config{
-		MaxIdleTimeout: 60 * time.Second, KeepAlivePeriod: 15 * time.Second, HandshakeIdleTimeout: s.cfg.DialTimeout,
+		MaxIdleTimeout: 30 * time.Second, KeepAlivePeriod: 5 * time.Second, HandshakeIdleTimeout: s.cfg.DialTimeout,
 	})
 	cancel()
 	if err != nil {
@@ -254,13 +263,16 @@ func (s *Shipper) session(ctx context.Context, addr string) (bool, error) {
 	s.log.Info("connected to hub", "hub", addr, "node_id", ha.NodeId, "epoch", epoch, "acked_seq", acked)
 
 	queue := make(chan sent, s.cfg.Inflight)
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	var progressed atomic.Bool
+	s.lastProgress.Store(time.Now().UnixNano())
 	go func() { errc <- s.receive(fr, queue, &progressed) }()
 	go func() { errc <- s.send(sctx, fw, queue, max(acked, s.buf.AckedSeq())+1) }()
+	go func() { errc <- s.watchdog(sctx) }()
 	err = <-errc
 	scancel()
 	_ = conn.CloseWithError(0, "")
+	<-errc
 	<-errc
 	s.inflight.Store(0)
 	return progressed.Load(), err
@@ -336,7 +348,9 @@ func (s *Shipper) send(ctx context.Context, fw *frame.Writer, queue chan<- sent,
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		s.inflight.Add(1)
+		if s.inflight.Add(1) == 1 {
+			s.lastProgress.Store(time.Now().UnixNano())
+		}
 		if err := fw.Write(frame.TypeBatch, b); err != nil {
 			return err
 		}
@@ -344,6 +358,25 @@ func (s *Shipper) send(ctx context.Context, fw *frame.Writer, queue chan<- sent,
 		s.rawBytes.Add(uint64(len(payload)))
 		s.wireBytes.Add(uint64(len(wire)))
 		next = last + 1
+	}
+}
+
+// watchdog gives up a connection whose batches go unacknowledged for
+// AckTimeout: a hub that hangs or vanished without a reset would otherwise
+// hold the agent until QUIC's idle timeout.
+func (s *Shipper) watchdog(ctx context.Context) error {
+	t := time.NewTicker(min(s.cfg.AckTimeout/4, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			idle := time.Since(time.Unix(0, s.lastProgress.Load()))
+			if s.inflight.Load() > 0 && idle > s.cfg.AckTimeout {
+				return fmt.Errorf("no acknowledgement for %s with %d batches in flight", idle.Round(time.Millisecond), s.inflight.Load())
+			}
+		}
 	}
 }
 
@@ -369,6 +402,7 @@ func (s *Shipper) receive(fr *frame.Reader, queue <-chan sent, progressed *atomi
 			return err
 		}
 		s.inflight.Add(-1)
+		s.lastProgress.Store(time.Now().UnixNano())
 		s.acked.Add(1)
 		if ack.Status == agentpb.AckStatus_ACK_STATUS_DUPLICATE {
 			s.dups.Add(1)

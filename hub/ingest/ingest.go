@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -46,8 +47,13 @@ type Config struct {
 	InflightPerStream int
 	// ApplyTimeout bounds one Raft apply; default 10s.
 	ApplyTimeout time.Duration
-	// IdleTimeout closes connections without traffic; default 60s.
+	// IdleTimeout closes connections without traffic; default 30s.
 	IdleTimeout time.Duration
+	// StatelessResetKey lets a restarted node reset the connections its
+	// previous run held, so agents notice a crash at once instead of after
+	// the idle timeout. It must survive restarts (derive it from the node
+	// key); nil disables resets.
+	StatelessResetKey *quic.StatelessResetKey
 }
 
 // Listener accepts agent connections.
@@ -58,6 +64,7 @@ type Listener struct {
 	st     *store.Store
 	enroll Enroller
 	ln     *quic.Listener
+	tr     *quic.Transport
 	m      *metrics
 
 	mu    sync.Mutex
@@ -105,7 +112,7 @@ func New(cfg Config, r Raft, st *store.Store, enroll Enroller, reg prometheus.Re
 		cfg.ApplyTimeout = 10 * time.Second
 	}
 	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 60 * time.Second
+		cfg.IdleTimeout = 30 * time.Second
 	}
 	if cfg.Members == nil {
 		cfg.Members = func() []string { return nil }
@@ -118,11 +125,17 @@ func New(cfg Config, r Raft, st *store.Store, enroll Enroller, reg prometheus.Re
 		MaxStreamReceiveWindow:     uint64(cfg.MaxFrameBytes) * 2,
 		MaxConnectionReceiveWindow: uint64(cfg.MaxFrameBytes) * 4,
 	}
-	ln, err := quic.ListenAddr(cfg.Addr, cfg.TLS, qc)
+	udp, err := net.ListenPacket("udp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen ingest %s: %w", cfg.Addr, err)
 	}
-	return &Listener{cfg: cfg, log: log, raft: r, st: st, enroll: enroll, ln: ln, m: newMetrics(reg), heads: map[string]uint64{}}, nil
+	tr := &quic.Transport{Conn: udp, StatelessResetKey: cfg.StatelessResetKey}
+	ln, err := tr.Listen(cfg.TLS, qc)
+	if err != nil {
+		udp.Close()
+		return nil, fmt.Errorf("listen ingest %s: %w", cfg.Addr, err)
+	}
+	return &Listener{cfg: cfg, log: log, raft: r, st: st, enroll: enroll, ln: ln, tr: tr, m: newMetrics(reg), heads: map[string]uint64{}}, nil
 }
 
 // Addr is the bound UDP address.
@@ -156,7 +169,13 @@ func (l *Listener) Serve(ctx context.Context) error {
 }
 
 // Close stops accepting and closes every connection.
-func (l *Listener) Close() error { return l.ln.Close() }
+func (l *Listener) Close() error {
+	err := l.ln.Close()
+	if terr := l.tr.Close(); err == nil {
+		err = terr
+	}
+	return err
+}
 
 // Application error codes used when closing a QUIC connection.
 const (

@@ -33,16 +33,20 @@ func TestE2E_HubKill9WhileSending(t *testing.T) {
 	if err := gen.Start(); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	for i := 0; i < 3; i++ {
 		time.Sleep(time.Duration(700+300*i) * time.Millisecond)
 		h.kill9()
 		time.Sleep(300 * time.Millisecond)
 		h.startAndWait()
+		t.Logf("restart %d done at %s", i, time.Since(start))
 	}
 	if err := gen.Wait(); err != nil {
 		t.Fatalf("sysloggen: %v", err)
 	}
+	t.Logf("sender done at %s", time.Since(start))
 	a.drained(60 * time.Second)
+	t.Logf("drained at %s", time.Since(start))
 	exactlyOnce(t, h.events(a.id), "hk", n)
 	rec := h.agentRecord(a.id)
 	if rec.Events != n {
