@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/quic-go/quic-go"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/quic-go/quic-go"
 	"github.com/vigil-sec/vigil/hub/api"
 	"github.com/vigil-sec/vigil/hub/cluster"
 	"github.com/vigil-sec/vigil/hub/config"

@@ -161,7 +161,11 @@ func TestCADoesNotPrintKey(t *testing.T) {
 	keyPEM, _ := os.ReadFile(filepath.Join(dir, CAKeyFile))
 	b, _ := pem.Decode(keyPEM)
 	k, _ := x509.ParsePKCS8PrivateKey(b.Bytes)
-	d := k.(*ecdsa.PrivateKey).D.String()
+	raw, err := k.(*ecdsa.PrivateKey).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := fmt.Sprintf("%x", raw)
 	for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
 		out := fmt.Sprintf(f, ca)
 		if strings.Contains(out, d) || !strings.Contains(out, ca.Fingerprint()) {

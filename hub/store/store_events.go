@@ -13,8 +13,6 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-const prefixEvent = 'e'
-
 var (
 	eventPrimary = []byte("et")
 	eventBranch  = []byte("eb")

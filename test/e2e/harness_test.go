@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -417,22 +416,4 @@ func exactlyOnce(t *testing.T, events []map[string]any, marker string, want int)
 	if lost != 0 || dup != 0 || unexpected != 0 {
 		t.Fatalf("exactly-once violated: lost=%d duplicated=%d unexpected=%d", lost, dup, unexpected)
 	}
-}
-
-// lines reads a file's non-empty lines.
-func lines(t *testing.T, path string) []string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if sc.Text() != "" {
-			out = append(out, sc.Text())
-		}
-	}
-	return out
 }

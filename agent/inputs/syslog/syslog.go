@@ -258,14 +258,10 @@ func (in *Input) runStream(ctx context.Context) error {
 }
 
 // serveConn reads frames from one connection. Records are appended before
-// more bytes are read from the socket whenever the reader has nothing
-// buffered, so the sender is held back by a full buffer.
+// more bytes are read from the socket, so the sender is held back by a full
+// buffer and no record waits in memory for bytes that may never come.
 func (in *Input) serveConn(ctx context.Context, c net.Conn) error {
-	r := bufio.NewReaderSize(c, 64<<10)
 	b := in.newBatch()
-	// The framer keeps one byte over the limit so the processor sees the
-	// record is too long, cuts it and tags it.
-	fr := &framer{r: r, max: in.cfg.MaxLine + 1, mode: in.cfg.Framing}
 	flush := func() error {
 		if b.Len() == 0 {
 			return nil
@@ -277,6 +273,10 @@ func (in *Input) serveConn(ctx context.Context, c net.Conn) error {
 		b.Committed()
 		return nil
 	}
+	r := bufio.NewReaderSize(flushingReader{c, flush}, 64<<10)
+	// The framer keeps one byte over the limit so the processor sees the
+	// record is too long, cuts it and tags it.
+	fr := &framer{r: r, max: in.cfg.MaxLine + 1, mode: in.cfg.Framing}
 	for {
 		rec, err := fr.next()
 		if len(rec) > 0 {
@@ -292,12 +292,27 @@ func (in *Input) serveConn(ctx context.Context, c net.Conn) error {
 			}
 			return errors.Join(err, ferr)
 		}
-		if b.Len() >= in.cfg.BatchSize || (r.Buffered() == 0 && b.Len() > 0) {
+		if b.Len() >= in.cfg.BatchSize {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// flushingReader appends the records parsed so far before every read from
+// the socket: the framer reads the socket only when it has no complete
+// record buffered, which is exactly when a read may block.
+type flushingReader struct {
+	r     io.Reader
+	flush func() error
+}
+
+func (f flushingReader) Read(p []byte) (int, error) {
+	if err := f.flush(); err != nil {
+		return 0, err
+	}
+	return f.r.Read(p)
 }
 
 var errBadFrame = errors.New("invalid octet-counted frame")
@@ -360,41 +375,74 @@ func (f *framer) octet() ([]byte, error) {
 	if _, err := io.ReadFull(f.r, buf); err != nil {
 		return nil, fmt.Errorf("%w: %d-byte frame cut short: %v", errBadFrame, n, err)
 	}
+	eol := eolRun(0, buf)
 	if n > keep {
 		// Over the limit: the kept prefix is truncated downstream; the rest
 		// is read and discarded without buffering it.
 		f.truncated = true
-		if _, err := io.CopyN(io.Discard, f.r, int64(n-keep)); err != nil {
+		w := &eolWriter{run: eol}
+		if _, err := io.CopyN(w, f.r, int64(n-keep)); err != nil {
 			return nil, fmt.Errorf("%w: %d-byte frame cut short: %v", errBadFrame, n, err)
 		}
+		eol = w.run
 	}
-	return trimEOL(buf), nil
+	return f.record(buf, n-eol), nil
 }
 
 // line reads up to '\n'; beyond the limit the rest of the line is skipped.
 func (f *framer) line() ([]byte, error) {
 	f.big = f.big[:0]
+	total, eol := 0, 0
 	for {
 		frag, err := f.r.ReadSlice('\n')
-		if len(f.big)+len(frag) <= f.max {
-			f.big = append(f.big, frag...)
-		} else if len(f.big) < f.max {
-			f.big = append(f.big, frag[:f.max-len(f.big)]...)
-			f.truncated = true
-		} else {
+		total += len(frag)
+		eol = eolRun(eol, frag)
+		if room := f.max - len(f.big); room > 0 {
+			f.big = append(f.big, frag[:min(len(frag), room)]...)
+		}
+		if total > f.max {
 			f.truncated = true
 		}
 		switch {
 		case err == nil:
-			return trimEOL(f.big), nil
+			return f.record(f.big, total-eol), nil
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
-		case errors.Is(err, io.EOF) && len(f.big) > 0:
-			return trimEOL(f.big), io.EOF // last line without newline
+		case errors.Is(err, io.EOF) && total > 0:
+			return f.record(f.big, total-eol), io.EOF // last line without newline
 		default:
 			return nil, err
 		}
 	}
+}
+
+// record returns the kept bytes of a record whose content, without its line
+// end, is n bytes long. A record over the limit keeps all f.max kept bytes,
+// line-end characters included, so that the processor always sees it is too
+// long, cuts it and tags it "truncated" (trimming them could hide the cut).
+func (f *framer) record(kept []byte, n int) []byte {
+	if n >= f.max {
+		return kept[:f.max]
+	}
+	return kept[:n]
+}
+
+// eolRun returns the length of the run of line-end bytes (see trimEOL) at the
+// end of a record after appending p, given the run before p.
+func eolRun(run int, p []byte) int {
+	t := len(p) - len(trimEOL(p))
+	if t == len(p) {
+		return run + t
+	}
+	return t
+}
+
+// eolWriter discards what it is given, tracking the trailing line-end run.
+type eolWriter struct{ run int }
+
+func (w *eolWriter) Write(p []byte) (int, error) {
+	w.run = eolRun(w.run, p)
+	return len(p), nil
 }
 
 func trimEOL(b []byte) []byte {

@@ -41,7 +41,7 @@ func Fields(tb testing.TB, ev *sdk.Event) map[string]any {
 //   - a non-zero timestamp is in UTC.
 func Check(raw []byte, ev *sdk.Event, err error) error {
 	if ev.Original != string(raw) {
-		return fmt.Errorf("Original = %q, want %q", ev.Original, raw)
+		return fmt.Errorf("original = %q, want %q", ev.Original, raw)
 	}
 	if errors.Is(err, sdk.ErrNotMatched) {
 		if len(ev.Fields) != 0 || !ev.Timestamp.IsZero() {
