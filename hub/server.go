@@ -147,6 +147,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.ingest.Serve(ctx) }()
+	go s.leaderLoop(ctx)
 	go func() {
 		if err := s.apiSrv.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("api: %w", err)

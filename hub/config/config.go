@@ -39,8 +39,23 @@ type Config struct {
 	// LogLevel is debug, info, warn or error. Defaults to info.
 	LogLevel string `yaml:"log_level"`
 
-	Limits Limits `yaml:"limits"`
-	Raft   Raft   `yaml:"raft"`
+	Limits    Limits    `yaml:"limits"`
+	Raft      Raft      `yaml:"raft"`
+	Retention Retention `yaml:"retention"`
+}
+
+// Retention bounds the event store. The leader checks it every Interval and
+// proposes a retention entry through Raft, so every node deletes the same
+// events.
+type Retention struct {
+	// MaxAge deletes events whose event time is older. Defaults to 720h
+	// (30 days); 0 keeps events forever.
+	MaxAge time.Duration `yaml:"max_age"`
+	// MaxBytes bounds the events' size on disk (estimated). 0, the default,
+	// means no size limit.
+	MaxBytes uint64 `yaml:"max_bytes"`
+	// Interval is how often the leader checks. Defaults to 1m.
+	Interval time.Duration `yaml:"interval"`
 }
 
 // Limits bound what one agent can make the hub hold.
@@ -71,6 +86,7 @@ func DefaultConfig() Config {
 		APIAddr:    "127.0.0.1:8443",
 		Bootstrap:  &t,
 		LogLevel:   "info",
+		Retention:  Retention{MaxAge: 720 * time.Hour, Interval: time.Minute},
 	}
 }
 
@@ -104,9 +120,9 @@ func (c Config) Validate() error {
 	if c.NodeID == "" {
 		errs = append(errs, errors.New("node_id is required (run vigil-hub init)"))
 	}
-	for name, v := range map[string]string{"ingest_addr": c.IngestAddr, "raft_addr": c.RaftAddr, "api_addr": c.APIAddr} {
-		if v == "" {
-			errs = append(errs, fmt.Errorf("%s is required", name))
+	for _, a := range []struct{ name, v string }{{"ingest_addr", c.IngestAddr}, {"raft_addr", c.RaftAddr}, {"api_addr", c.APIAddr}} {
+		if a.v == "" {
+			errs = append(errs, fmt.Errorf("%s is required", a.name))
 		}
 	}
 	switch c.LogLevel {

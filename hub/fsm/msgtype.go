@@ -11,6 +11,7 @@ const (
 	IngestBatchType  MessageType = 1 // raftpb.IngestBatch
 	TokenCreateType  MessageType = 2 // raftpb.TokenCreate
 	TokenConsumeType MessageType = 3 // raftpb.TokenConsume
+	RetentionType    MessageType = 4 // raftpb.Retention
 )
 
 // IgnoreUnknownTypeFlag marks a command that older hubs may skip safely. A
@@ -26,6 +27,8 @@ func (t MessageType) String() string {
 		return "token_create"
 	case TokenConsumeType:
 		return "token_consume"
+	case RetentionType:
+		return "retention"
 	}
 	return "unknown"
 }

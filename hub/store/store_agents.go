@@ -49,6 +49,11 @@ func (b *Batch) PutAgent(r *raftpb.AgentRecord) error {
 func (s *Store) Agents(branch string) ([]*raftpb.AgentRecord, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.agentsLocked(branch)
+}
+
+// agentsLocked lists committed agent records. Requires s.mu held.
+func (s *Store) agentsLocked(branch string) ([]*raftpb.AgentRecord, error) {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixAgent}, UpperBound: []byte{prefixAgent + 1}})
 	if err != nil {
 		return nil, fmt.Errorf("list agents: %w", err)

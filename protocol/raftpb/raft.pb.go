@@ -599,6 +599,69 @@ func (x *SnapshotHeader) GetAppliedIndex() uint64 {
 	return 0
 }
 
+// Retention deletes every event older than cutoff (event time, Unix ns). The
+// leader computes cutoff from the retention settings (age and size); every
+// node deletes exactly the same events because the cutoff is in the entry.
+type Retention struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cutoff        int64                  `protobuf:"varint,1,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
+	Now           int64                  `protobuf:"varint,2,opt,name=now,proto3" json:"now,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Retention) Reset() {
+	*x = Retention{}
+	mi := &file_raft_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Retention) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Retention) ProtoMessage() {}
+
+func (x *Retention) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Retention.ProtoReflect.Descriptor instead.
+func (*Retention) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Retention) GetCutoff() int64 {
+	if x != nil {
+		return x.Cutoff
+	}
+	return 0
+}
+
+func (x *Retention) GetNow() int64 {
+	if x != nil {
+		return x.Now
+	}
+	return 0
+}
+
+func (x *Retention) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_raft_proto protoreflect.FileDescriptor
 
 const file_raft_proto_rawDesc = "" +
@@ -663,7 +726,11 @@ const file_raft_proto_rawDesc = "" +
 	"\vdescription\x18\b \x01(\tR\vdescription\"O\n" +
 	"\x0eSnapshotHeader\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12#\n" +
-	"\rapplied_index\x18\x02 \x01(\x04R\fappliedIndexB,Z*github.com/vigil-sec/vigil/protocol/raftpbb\x06proto3"
+	"\rapplied_index\x18\x02 \x01(\x04R\fappliedIndex\"M\n" +
+	"\tRetention\x12\x16\n" +
+	"\x06cutoff\x18\x01 \x01(\x03R\x06cutoff\x12\x10\n" +
+	"\x03now\x18\x02 \x01(\x03R\x03now\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reasonB,Z*github.com/vigil-sec/vigil/protocol/raftpbb\x06proto3"
 
 var (
 	file_raft_proto_rawDescOnce sync.Once
@@ -677,7 +744,7 @@ func file_raft_proto_rawDescGZIP() []byte {
 	return file_raft_proto_rawDescData
 }
 
-var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_raft_proto_goTypes = []any{
 	(*IngestBatch)(nil),    // 0: vigil.raft.v1.IngestBatch
 	(*TokenCreate)(nil),    // 1: vigil.raft.v1.TokenCreate
@@ -685,6 +752,7 @@ var file_raft_proto_goTypes = []any{
 	(*AgentRecord)(nil),    // 3: vigil.raft.v1.AgentRecord
 	(*TokenRecord)(nil),    // 4: vigil.raft.v1.TokenRecord
 	(*SnapshotHeader)(nil), // 5: vigil.raft.v1.SnapshotHeader
+	(*Retention)(nil),      // 6: vigil.raft.v1.Retention
 }
 var file_raft_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
@@ -705,7 +773,7 @@ func file_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_raft_proto_rawDesc), len(file_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

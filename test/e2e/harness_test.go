@@ -175,7 +175,10 @@ type hub struct {
 	client             *api.Client
 }
 
-func startHub(t *testing.T) *hub {
+func startHub(t *testing.T) *hub { t.Helper(); return startHubWith(t, "") }
+
+// startHubWith starts a node whose hub.yaml gets extraYAML appended.
+func startHubWith(t *testing.T, extraYAML string) *hub {
 	t.Helper()
 	needBinaries(t)
 	dir := filepath.Join(t.TempDir(), "hub")
@@ -190,7 +193,7 @@ func startHub(t *testing.T) *hub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(f, "raft:\n  heartbeat_timeout: 300ms\n  election_timeout: 300ms\n")
+	fmt.Fprintf(f, "raft:\n  heartbeat_timeout: 300ms\n  election_timeout: 300ms\n%s", extraYAML)
 	f.Close()
 	h.proc = &proc{t: t, name: "vigil-hub", args: []string{"serve", "-data", dir}, log: filepath.Join(filepath.Dir(dir), "hub.log")}
 	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))

@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -136,5 +139,30 @@ func TestE2E_BufferFullPolicy(t *testing.T) {
 	}
 	if uint64(udpAtHub) != udpKept {
 		t.Fatalf("hub holds %d UDP events, agent accepted %d", udpAtHub, udpKept)
+	}
+}
+
+// TestE2E_RetentionByAge checks that the leader's retention entry removes
+// events older than max_age and keeps the rest.
+func TestE2E_RetentionByAge(t *testing.T) {
+	h := startHubWith(t, "retention:\n  max_age: 24h\n  interval: 200ms\n")
+	a := startAgent(t, h, agentOpts{})
+	old := filepath.Join(t.TempDir(), "old.log")
+	var lines []string
+	for i := 0; i < 50; i++ {
+		lines = append(lines, fmt.Sprintf("<13>1 2020-01-0%dT10:00:00Z h app - - - [old-%d]", i%9+1, i))
+	}
+	if err := os.WriteFile(old, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sysloggen(t, "-tcp", a.tcp, "-file", old)
+	sysloggen(t, "-tcp", a.tcp, "-count", "30", "-rfc5424", "-prefix", "new")
+	a.drained(20 * time.Second)
+	waitFor(t, 10*time.Second, "old events removed by retention", func() bool {
+		return len(h.events(a.id)) == 30
+	})
+	exactlyOnce(t, h.events(a.id), "new", 30)
+	if rec := h.agentRecord(a.id); rec.AckedSeq != 80 {
+		t.Fatalf("acked seq %d after retention, want 80", rec.AckedSeq)
 	}
 }

@@ -443,3 +443,36 @@ func procMemory(pid int) (rssKiB, hwmKiB int64, err error) {
 	}
 	return rssKiB, hwmKiB, nil
 }
+
+// goMemory summarises the Go runtime memory gauges of the agent's /metrics.
+func (a *agentNode) goMemory() (string, error) {
+	resp, err := a.http.Get("http://" + a.status + "/metrics")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	want := []string{"go_memstats_heap_inuse_bytes", "go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes",
+		"go_memstats_stack_inuse_bytes", "go_memstats_sys_bytes", "go_memstats_next_gc_bytes"}
+	vals := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !contains(want, name) {
+			continue
+		}
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+			vals[name] = f
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	var parts []string
+	for _, k := range want {
+		if v, ok := vals[k]; ok {
+			parts = append(parts, fmt.Sprintf("%s=%.1fMiB", strings.TrimSuffix(strings.TrimPrefix(k, "go_memstats_"), "_bytes"), v/(1<<20)))
+		}
+	}
+	return strings.Join(parts, " "), nil
+}

@@ -74,6 +74,9 @@ func (b *bench) rssFigures() error {
 	if err != nil {
 		return err
 	}
+	if m, err := a.goMemory(); err == nil {
+		b.logf("rss: agent Go memory at the end of the window: %s", m)
+	}
 	windowSecs := time.Since(windowStart).Seconds()
 	if err := gen.wait(60 * time.Second); err != nil {
 		return err
