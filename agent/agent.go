@@ -24,6 +24,7 @@ import (
 	"github.com/vigil-sec/vigil/agent/ship"
 	"github.com/vigil-sec/vigil/protocol"
 	"github.com/vigil-sec/vigil/protocol/identity"
+	"github.com/vigil-sec/vigil/systemd"
 )
 
 // Version is the agent's version, set at build time.
@@ -162,9 +163,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	close(a.Ready)
+	if _, err := systemd.Ready("buffer open, inputs listening"); err != nil {
+		a.log.Warn("readiness notification", "error", err)
+	}
 	a.log.Info("agent running", "agent_id", a.id.AgentID, "branch", a.id.Branch, "inputs", len(a.inputs),
 		"buffer_epoch", a.buf.Epoch(), "version", Version)
 	<-ctx.Done()
+	_, _ = systemd.Stopping()
 	if srv != nil {
 		sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = srv.Shutdown(sctx)

@@ -27,6 +27,7 @@ import (
 	"github.com/vigil-sec/vigil/hub/store"
 	"github.com/vigil-sec/vigil/protocol"
 	"github.com/vigil-sec/vigil/protocol/identity"
+	"github.com/vigil-sec/vigil/systemd"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -155,11 +156,15 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 	s.log.Info("hub running", "node_id", s.cfg.NodeID, "ingest_addr", s.ingest.Addr(),
 		"raft_addr", s.node.Addr(), "api_addr", s.apiLn.Addr().String(), "version", Version)
+	if _, err := systemd.Ready("raft running, listeners open"); err != nil {
+		s.log.Warn("readiness notification", "error", err)
+	}
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	_, _ = systemd.Stopping()
 	s.close()
 	return err
 }

@@ -65,6 +65,7 @@ type Listener struct {
 	enroll Enroller
 	ln     *quic.Listener
 	tr     *quic.Transport
+	udp    net.PacketConn // owned here: quic.Transport does not close a conn it was given
 	m      *metrics
 
 	mu    sync.Mutex
@@ -135,7 +136,7 @@ func New(cfg Config, r Raft, st *store.Store, enroll Enroller, reg prometheus.Re
 		udp.Close()
 		return nil, fmt.Errorf("listen ingest %s: %w", cfg.Addr, err)
 	}
-	return &Listener{cfg: cfg, log: log, raft: r, st: st, enroll: enroll, ln: ln, tr: tr, m: newMetrics(reg), heads: map[string]uint64{}}, nil
+	return &Listener{cfg: cfg, log: log, raft: r, st: st, enroll: enroll, ln: ln, tr: tr, udp: udp, m: newMetrics(reg), heads: map[string]uint64{}}, nil
 }
 
 // Addr is the bound UDP address.
@@ -173,6 +174,9 @@ func (l *Listener) Close() error {
 	err := l.ln.Close()
 	if terr := l.tr.Close(); err == nil {
 		err = terr
+	}
+	if uerr := l.udp.Close(); err == nil {
+		err = uerr
 	}
 	return err
 }
