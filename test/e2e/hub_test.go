@@ -27,14 +27,19 @@ func sendRaw(t *testing.T, address, data string) {
 }
 
 // TestE2E_HubKill9WhileSending kills the hub with SIGKILL several times while
-// an agent is receiving and shipping; every line must be stored exactly once.
+// two agents are receiving and shipping; every line must be stored exactly
+// once, and each agent's record must count exactly its lines.
 func TestE2E_HubKill9WhileSending(t *testing.T) {
 	h := startHub(t)
-	a := startAgent(t, h, agentOpts{})
-	const n = 30000
-	gen := exec.Command(filepath.Join(binDir, "sysloggen"), "-tcp", a.tcp, "-count", "30000", "-rate", "6000", "-prefix", "hk")
-	if err := gen.Start(); err != nil {
-		t.Fatal(err)
+	agents := []*agentProc{startAgent(t, h, agentOpts{branch: "north"}), startAgent(t, h, agentOpts{branch: "south"})}
+	const n = 20000
+	var gens []*exec.Cmd
+	for _, a := range agents {
+		gen := exec.Command(filepath.Join(binDir, "sysloggen"), "-tcp", a.tcp, "-count", fmt.Sprint(n), "-rate", "4000", "-prefix", "hk")
+		if err := gen.Start(); err != nil {
+			t.Fatal(err)
+		}
+		gens = append(gens, gen)
 	}
 	start := time.Now()
 	for i := 0; i < 3; i++ {
@@ -44,17 +49,19 @@ func TestE2E_HubKill9WhileSending(t *testing.T) {
 		h.startAndWait()
 		t.Logf("restart %d done at %s", i, time.Since(start))
 	}
-	if err := gen.Wait(); err != nil {
-		t.Fatalf("sysloggen: %v", err)
+	for _, gen := range gens {
+		if err := gen.Wait(); err != nil {
+			t.Fatalf("sysloggen: %v", err)
+		}
 	}
-	t.Logf("sender done at %s", time.Since(start))
-	a.drained(60 * time.Second)
-	t.Logf("drained at %s", time.Since(start))
-	exactlyOnce(t, h.events(a.id), "hk", n)
-	rec := h.agentRecord(a.id)
-	if rec.Events != n {
-		t.Fatalf("agent record counts %d events, want %d", rec.Events, n)
+	for _, a := range agents {
+		a.drained(60 * time.Second)
+		exactlyOnce(t, h.events(a.id), "hk", n)
+		if rec := h.agentRecord(a.id); rec.Events != n {
+			t.Fatalf("agent %s record counts %d events, want %d", a.id, rec.Events, n)
+		}
 	}
+	t.Logf("all acknowledged at %s", time.Since(start))
 }
 
 // TestE2E_HubDownAgentBuffers stops the hub, keeps sending, and checks the

@@ -55,7 +55,9 @@ func (b *bench) e2eFigures() error {
 	}
 
 	// Drain.
+	t := time.Now()
 	h.stop()
+	b.logf("e2e: hub stopped in %s", time.Since(t).Round(time.Millisecond))
 	b.logf("e2e: hub stopped; filling the agent with %d lines from %d sysloggen processes", n, senders)
 	intake, err := b.fill(a, files, 0, uint64(n))
 	if err != nil {
@@ -72,14 +74,21 @@ func (b *bench) e2eFigures() error {
 		r, err := b.measureAcks(a, 0, uint64(n), "drain")
 		drained <- result{r, err}
 	}()
+	t = time.Now()
 	if err := h.start(); err != nil {
 		return err
 	}
+	b.logf("e2e: hub leads again after %s", time.Since(t).Round(time.Millisecond))
 	dr := <-drained
 	if dr.err != nil {
 		return dr.err
 	}
 	drain := dr.rate
+	if m, err := h.metrics("vigil_ingest_commit_seconds_sum", "vigil_ingest_commit_seconds_count"); err == nil {
+		if c := m["vigil_ingest_commit_seconds_count"]; c > 0 {
+			b.logf("e2e: hub: %.0f batches, mean receipt-to-commit %.1f ms", c, 1000*m["vigil_ingest_commit_seconds_sum"]/c)
+		}
+	}
 
 	// Live.
 	b.logf("e2e: live: sending %d more lines from %d sysloggen processes with the hub up", n, senders)

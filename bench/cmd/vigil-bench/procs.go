@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -453,19 +454,8 @@ func (a *agentNode) goMemory() (string, error) {
 	defer resp.Body.Close()
 	want := []string{"go_memstats_heap_inuse_bytes", "go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes",
 		"go_memstats_stack_inuse_bytes", "go_memstats_sys_bytes", "go_memstats_next_gc_bytes"}
-	vals := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		name, v, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !contains(want, name) {
-			continue
-		}
-		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-			vals[name] = f
-		}
-	}
-	if err := sc.Err(); err != nil {
+	vals, err := scrapeMetrics(resp.Body, want...)
+	if err != nil {
 		return "", err
 	}
 	var parts []string
@@ -475,4 +465,49 @@ func (a *agentNode) goMemory() (string, error) {
 		}
 	}
 	return strings.Join(parts, " "), nil
+}
+
+// scrapeMetrics returns the samples of a Prometheus text exposition whose
+// metric name (without labels) is in names.
+func scrapeMetrics(r io.Reader, names ...string) (map[string]float64, error) {
+	vals := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		key := line[:i]
+		name, _, _ := strings.Cut(key, "{")
+		if !contains(names, name) {
+			continue
+		}
+		if f, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			vals[key] = f
+		}
+	}
+	return vals, sc.Err()
+}
+
+// metrics scrapes the hub's /metrics for the named metrics.
+func (h *hubNode) metrics(names ...string) (map[string]float64, error) {
+	req, err := http.NewRequest("GET", h.client.Addr+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+h.client.Token)
+	resp, err := h.client.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("hub metrics: HTTP %d", resp.StatusCode)
+	}
+	return scrapeMetrics(resp.Body, names...)
 }
