@@ -126,7 +126,7 @@ type Buffer struct {
 	cfg    Config
 	log    *slog.Logger
 	db     *pebble.DB
-	epoch  uint64
+	epoch  atomic.Uint64
 	wo     *pebble.WriteOptions
 	reqs   chan *request
 	stop   chan struct{}
@@ -208,16 +208,16 @@ func (b *Buffer) load(now func() time.Time) error {
 	v, closer, err := b.db.Get(keyEpoch)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
-		b.epoch = uint64(now().UnixNano())
+		b.epoch.Store(uint64(now().UnixNano()))
 		var e [8]byte
-		binary.BigEndian.PutUint64(e[:], b.epoch)
+		binary.BigEndian.PutUint64(e[:], b.epoch.Load())
 		if err := b.db.Set(keyEpoch, e[:], pebble.Sync); err != nil {
 			return fmt.Errorf("write epoch: %w", err)
 		}
 	case err != nil:
 		return fmt.Errorf("read epoch: %w", err)
 	default:
-		b.epoch = binary.BigEndian.Uint64(v)
+		b.epoch.Store(binary.BigEndian.Uint64(v))
 		closer.Close()
 	}
 	if v, closer, err := b.db.Get(keyAcked); err == nil {
@@ -263,7 +263,26 @@ func (b *Buffer) load(now func() time.Time) error {
 }
 
 // Epoch returns the buffer's epoch.
-func (b *Buffer) Epoch() uint64 { return b.epoch }
+func (b *Buffer) Epoch() uint64 { return b.epoch.Load() }
+
+// SetEpoch moves the buffer to a newer epoch, keeping its records and its
+// seq numbering. The shipper does this when the hub is ahead of the agent:
+// it holds a newer epoch (the agent's clock went back when the buffer was
+// created) or a higher acked seq than the buffer ever wrote (records the hub
+// has were lost from an unsynced buffer). Sequence numbers stay unique
+// within the new epoch because they keep increasing.
+func (b *Buffer) SetEpoch(epoch uint64) error {
+	if epoch <= b.epoch.Load() {
+		return fmt.Errorf("set epoch %d: not newer than %d", epoch, b.epoch.Load())
+	}
+	var e [8]byte
+	binary.BigEndian.PutUint64(e[:], epoch)
+	if err := b.db.Set(keyEpoch, e[:], pebble.Sync); err != nil {
+		return fmt.Errorf("set epoch: %w", err)
+	}
+	b.epoch.Store(epoch)
+	return nil
+}
 
 func sizeOf(recs [][]byte) int64 {
 	var n int64
@@ -585,7 +604,7 @@ func (b *Buffer) Checkpoint(name string) ([]byte, bool, error) {
 // Stats returns the current counters.
 func (b *Buffer) Stats() Stats {
 	b.mu.Lock()
-	s := Stats{Epoch: b.epoch, LastSeq: b.lastSeq, AckedSeq: b.ackedSeq, Depth: b.lastSeq - b.ackedSeq, Bytes: b.bytes, MaxBytes: b.cfg.MaxBytes}
+	s := Stats{Epoch: b.epoch.Load(), LastSeq: b.lastSeq, AckedSeq: b.ackedSeq, Depth: b.lastSeq - b.ackedSeq, Bytes: b.bytes, MaxBytes: b.cfg.MaxBytes}
 	b.mu.Unlock()
 	s.Appended = b.appended.Load()
 	s.DroppedFull = b.droppedFull.Load()

@@ -258,3 +258,28 @@ func TestBuffer_SurvivesKill9(t *testing.T) {
 		b.Close()
 	}
 }
+
+func TestBuffer_SetEpochKeepsRecordsAndSeqs(t *testing.T) {
+	dir := t.TempDir()
+	b := open(t, Config{Dir: dir})
+	e := b.Epoch()
+	if _, err := b.Append(context.Background(), recs(1, 5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetEpoch(e); err == nil {
+		t.Fatal("SetEpoch to the same epoch accepted")
+	}
+	if err := b.SetEpoch(e + 10); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := b.Append(context.Background(), recs(6, 1))
+	if first != 6 {
+		t.Fatalf("seq after SetEpoch = %d, want 6 (numbering continues)", first)
+	}
+	b.Close()
+	b = open(t, Config{Dir: dir})
+	defer b.Close()
+	if b.Epoch() != e+10 || len(readAll(t, b, 1)) != 6 {
+		t.Fatalf("after reopen: epoch %d (want %d), %d records", b.Epoch(), e+10, len(readAll(t, b, 1)))
+	}
+}

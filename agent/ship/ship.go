@@ -192,6 +192,10 @@ func (s *Shipper) Run(ctx context.Context) error {
 		if progressed {
 			backoff = s.cfg.BackoffMin
 		}
+		if errors.Is(err, errNewEpoch) {
+			i-- // same hub again, at once
+			continue
+		}
 		s.reconnects.Add(1)
 		s.log.Warn("hub connection lost", "hub", addr, "error", err, "retry_in", backoff)
 		s.setState("backoff", addr, err)
@@ -252,9 +256,9 @@ func (s *Shipper) session(ctx context.Context, addr string) (bool, error) {
 	if len(ha.Members) > 0 {
 		s.mergeMembers(ha.Members)
 	}
-	acked := ha.AckedSeq
-	if last := s.buf.LastSeq(); acked > last {
-		return false, fmt.Errorf("hub reports seq %d acknowledged but the buffer ends at %d", acked, last)
+	acked, err := s.reconcile(&ha, epoch)
+	if err != nil {
+		return false, err
 	}
 	if err := s.buf.Ack(acked); err != nil {
 		return false, err
@@ -276,6 +280,44 @@ func (s *Shipper) session(ctx context.Context, addr string) (bool, error) {
 	<-errc
 	s.inflight.Store(0)
 	return progressed.Load(), err
+}
+
+// errNewEpoch ends a session after the buffer moved to a newer epoch; the
+// shipper reconnects at once so the hello carries the new epoch.
+var errNewEpoch = errors.New("moved to a newer buffer epoch")
+
+// reconcile compares the hub's view of this agent with the buffer's and
+// returns the seq up to which the buffer may release records.
+func (s *Shipper) reconcile(ha *agentpb.HelloAck, epoch uint64) (uint64, error) {
+	newEpoch := func(why string) error {
+		next := max(uint64(time.Now().UnixNano()), ha.Epoch+1)
+		s.log.Warn("hub is ahead of this agent's buffer; moving to a new epoch", "reason", why,
+			"epoch", epoch, "hub_epoch", ha.Epoch, "hub_acked_seq", ha.AckedSeq, "new_epoch", next)
+		if err := s.buf.SetEpoch(next); err != nil {
+			return err
+		}
+		return errNewEpoch
+	}
+	switch {
+	case ha.Epoch > epoch:
+		// The hub saw a newer epoch from this agent than the buffer has:
+		// the clock was set back when the buffer was made, or the buffer
+		// was restored from an old copy. Nothing of this epoch reached
+		// the hub yet.
+		return 0, newEpoch("hub holds a newer epoch")
+	case ha.Epoch < epoch:
+		return 0, nil // the hub has not seen this epoch yet
+	}
+	if last := s.buf.LastSeq(); ha.AckedSeq > last {
+		// The hub committed seqs this buffer no longer holds (lost from an
+		// unsynced buffer in a crash): everything here was delivered, and
+		// new records must not reuse those seqs in this epoch.
+		if err := s.buf.Ack(last); err != nil {
+			return 0, err
+		}
+		return 0, newEpoch("hub acknowledged seqs the buffer does not hold")
+	}
+	return ha.AckedSeq, nil
 }
 
 func (s *Shipper) mergeMembers(members []string) {

@@ -2,11 +2,13 @@ package cluster
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/vigil-sec/vigil/protocol/identity"
 )
 
 // tlsStream is a raft.StreamLayer whose connections are TLS 1.3 with client
@@ -19,6 +21,21 @@ type tlsStream struct {
 }
 
 func newTLSStream(bind string, advertise net.Addr, server, client *tls.Config) (*tlsStream, error) {
+	// The CA also signs agent certificates, which pass the client
+	// verification: only hub node certificates may speak Raft.
+	server = server.Clone()
+	verify := server.VerifyConnection
+	server.VerifyConnection = func(cs tls.ConnectionState) error {
+		if verify != nil {
+			if err := verify(cs); err != nil {
+				return err
+			}
+		}
+		if len(cs.PeerCertificates) == 0 || !identity.IsHubCert(cs.PeerCertificates[0]) {
+			return errors.New("raft peer did not present a hub node certificate")
+		}
+		return nil
+	}
 	ln, err := tls.Listen("tcp", bind, server)
 	if err != nil {
 		return nil, fmt.Errorf("listen raft %s: %w", bind, err)

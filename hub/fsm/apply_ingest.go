@@ -82,7 +82,16 @@ func applyIngestBatch(c *applyCtx, payload []byte) (any, error) {
 		return &IngestResult{Status: IngestRejected, AckedSeq: rec.AckedSeq,
 			Reason: fmt.Sprintf("stale epoch %d, agent is at epoch %d", m.Epoch, rec.Epoch)}, nil
 	case m.Epoch > rec.Epoch:
-		rec.Epoch, rec.AckedSeq = m.Epoch, 0
+		// A new epoch starts wherever its first batch starts: the agent
+		// keeps counting seqs when it moves to a new epoch (after a crash
+		// lost unsynced records the hub already has, or after its clock went
+		// back), and it always resumes at its lowest unacknowledged seq, so
+		// the first batch of an epoch is the epoch's beginning. Within the
+		// epoch, duplicates and gaps are judged as before.
+		if m.FirstSeq == 0 {
+			return &IngestResult{Status: IngestRejected, AckedSeq: 0, Reason: "invalid seq range"}, nil
+		}
+		rec.Epoch, rec.AckedSeq = m.Epoch, m.FirstSeq-1
 	}
 	if m.LastSeq < m.FirstSeq || m.FirstSeq == 0 {
 		return &IngestResult{Status: IngestRejected, AckedSeq: rec.AckedSeq, Reason: "invalid seq range"}, nil

@@ -118,25 +118,32 @@ func TestFSM_Ingest_ExactlyOnce(t *testing.T) {
 	if n2 != 10 {
 		t.Fatalf("%d events of epoch 2", n2)
 	}
-	// A newer epoch that does not start at 1 is a gap, and does not move
-	// the agent to that epoch.
+	// A newer epoch starts where its first batch starts (the agent keeps
+	// counting seqs across epochs); a gap inside it is still refused.
 	before = h.hash()
-	if r = h.ingest(seqBatch("ag", 3, 5, 9, 6_000)); r.Status != fsm.IngestRejected || !contains(r.Reason, "gap") || r.AckedSeq != 0 {
+	if r = h.ingest(seqBatch("ag", 3, 5, 9, 6_000)); r.Status != fsm.IngestStored || r.Stored != 5 || r.AckedSeq != 9 {
 		t.Fatalf("epoch 3 from 5: %+v", r)
 	}
-	if rec := h.agent("ag"); rec.Epoch != 2 || rec.AckedSeq != 10 || h.hash() != before {
-		t.Fatalf("a refused newer epoch changed the agent: %v", rec)
+	if r = h.ingest(seqBatch("ag", 3, 12, 13, 6_500)); r.Status != fsm.IngestRejected || !contains(r.Reason, "gap") || r.AckedSeq != 9 {
+		t.Fatalf("epoch 3 gap: %+v", r)
 	}
+	if r = h.ingest(seqBatch("ag", 3, 5, 9, 6_600)); r.Status != fsm.IngestDuplicate {
+		t.Fatalf("epoch 3 resend: %+v", r)
+	}
+	if rec := h.agent("ag"); rec.Epoch != 3 || rec.AckedSeq != 9 || h.count("ag") != 165 {
+		t.Fatalf("after epoch 3: %v, %d events", rec, h.count("ag"))
+	}
+	before = h.hash()
 	// An older epoch is refused.
 	r = h.ingest(seqBatch("ag", 1, 151, 160, 7_000))
-	if r.Status != fsm.IngestRejected || !contains(r.Reason, "stale epoch 1") || r.AckedSeq != 10 {
+	if r.Status != fsm.IngestRejected || !contains(r.Reason, "stale epoch 1") || r.AckedSeq != 9 {
 		t.Fatalf("epoch 1 after 2: %+v", r)
 	}
-	if h.count("ag") != 160 || h.hash() != before {
+	if h.count("ag") != 165 || h.hash() != before {
 		t.Fatal("a stale-epoch batch changed the store")
 	}
 	rec = h.agent("ag")
-	if rec.Epoch != 2 || rec.AckedSeq != 10 || rec.Events != 160 || rec.Batches != 3 {
+	if rec.Epoch != 3 || rec.AckedSeq != 9 || rec.Events != 165 || rec.Batches != 4 || rec.DuplicateBatches != 3 {
 		t.Fatalf("agent record %v", rec)
 	}
 }

@@ -285,21 +285,16 @@ func (st *stream) serve(ctx context.Context) {
 		st.refuse(fw, frame.CodeUnauthorized, "certificate branch does not match the registered branch")
 		return
 	}
-	if hello.Epoch < rec.Epoch {
-		st.refuse(fw, frame.CodeRejected, fmt.Sprintf("stale buffer epoch %d, hub has %d", hello.Epoch, rec.Epoch))
-		return
-	}
-	var acked uint64
-	if hello.Epoch == rec.Epoch {
-		acked = rec.AckedSeq
-	}
+	// The answer carries the hub's epoch and acked seq for this agent; the
+	// agent compares them with its own and resumes, or moves to a newer
+	// epoch first when the hub is ahead of it (docs/protocol.md).
 	if err := fw.Write(frame.TypeHelloAck, &agentpb.HelloAck{
-		ProtocolVersion: ver, Epoch: hello.Epoch, AckedSeq: acked,
+		ProtocolVersion: ver, Epoch: rec.Epoch, AckedSeq: rec.AckedSeq,
 		Members: l.cfg.Members(), NodeId: l.cfg.NodeID, MaxFrameBytes: uint32(l.cfg.MaxFrameBytes),
 	}); err != nil {
 		return
 	}
-	st.log.Info("agent stream open", "epoch", hello.Epoch, "acked_seq", acked, "agent_version", hello.AgentVersion)
+	st.log.Info("agent stream open", "epoch", hello.Epoch, "hub_epoch", rec.Epoch, "acked_seq", rec.AckedSeq, "agent_version", hello.AgentVersion)
 
 	pending := make(chan inflight, l.cfg.InflightPerStream)
 	ackDone := make(chan struct{})

@@ -203,9 +203,13 @@ func (x *Hello) GetEpoch() uint64 {
 type HelloAck struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	ProtocolVersion uint32                 `protobuf:"varint,1,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"` // the version both sides now use
-	Epoch           uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`                                            // the epoch the hub has for this agent
-	// acked_seq is the highest sequence number of this epoch that the cluster
-	// has committed; the agent resumes at acked_seq+1.
+	// epoch is the buffer epoch the hub holds for this agent (0 before its
+	// first batch) and acked_seq the highest seq of that epoch the cluster has
+	// committed. An agent in the same epoch resumes at acked_seq+1; an agent
+	// in a newer epoch sends from its lowest unacknowledged seq; an agent
+	// behind the hub (an older epoch, or acked_seq beyond what it holds) moves
+	// to a newer epoch before sending.
+	Epoch         uint64   `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	AckedSeq      uint64   `protobuf:"varint,3,opt,name=acked_seq,json=ackedSeq,proto3" json:"acked_seq,omitempty"`
 	Members       []string `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"` // agent-facing addresses of the hub nodes
 	NodeId        string   `protobuf:"bytes,5,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`

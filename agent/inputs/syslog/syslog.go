@@ -334,7 +334,7 @@ func (f *framer) next() ([]byte, error) {
 			return nil, err
 		}
 		switch {
-		case f.mode == "octet" || (f.mode == "auto" && c[0] >= '1' && c[0] <= '9'):
+		case f.mode == "octet" || (f.mode == "auto" && c[0] >= '1' && c[0] <= '9' && f.looksOctetCounted()):
 			return f.octet()
 		case c[0] == '\n' || c[0] == '\r':
 			_, _ = f.r.ReadByte() // empty line between frames
@@ -343,6 +343,29 @@ func (f *framer) next() ([]byte, error) {
 			return f.line()
 		}
 	}
+}
+
+// looksOctetCounted reports whether the stream continues with "DIGITS SP <",
+// the start of an octet-counted frame. A newline-framed line may also start
+// with a digit (a timestamp without PRI), so a digit alone does not decide.
+// It peeks one byte at a time and so waits only while the answer is open.
+func (f *framer) looksOctetCounted() bool {
+	for i := 1; i <= 10; i++ {
+		b, _ := f.r.Peek(i + 1)
+		if len(b) < i+1 {
+			return false // the stream ended: whatever is left is a line
+		}
+		switch c := b[i]; {
+		case c >= '0' && c <= '9':
+			continue
+		case c == ' ':
+			nb, _ := f.r.Peek(i + 2)
+			return len(nb) == i+2 && nb[i+1] == '<'
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // octet reads "MSG-LEN SP SYSLOG-MSG".

@@ -232,19 +232,19 @@ func TestInput_TruncationAtLineEndCharacterIsTagged(t *testing.T) {
 
 func TestInput_BadOctetCountClosesOnlyThatConnection(t *testing.T) {
 	buf := openBuffer(t, 0)
-	in := startInput(t, syslog.Config{Protocol: "tcp"}, buf)
+	in := startInput(t, syslog.Config{Protocol: "tcp", Framing: "octet"}, buf)
 	good := dial(t, "tcp", in)
-	write(t, good, "<13>good one\n")
+	write(t, good, octet("<13>good one"))
 	readEvents(t, buf, 1)
 
 	bad := dial(t, "tcp", in)
-	write(t, bad, "<13>before bad\n12x <13>bad frame")
+	write(t, bad, octet("<13>before bad")+"12x <13>bad frame")
 	waitClosed(t, bad, 5*time.Second)
 	ctr := in.Counters()
 	waitFor(t, 5*time.Second, "dropped_invalid_frame", func() bool { return ctr.DroppedInvalid.Load() == 1 })
 
 	// The record before the bad frame was kept; the other connection works.
-	write(t, good, "<13>good two\n")
+	write(t, good, octet("<13>good two"))
 	evs := readEvents(t, buf, 3)
 	if got, want := originals(evs), []string{"<13>good one", "<13>before bad", "<13>good two"}; !slices.Equal(got, want) {
 		t.Fatalf("originals = %q, want %q", got, want)
@@ -530,5 +530,22 @@ func TestInput_RecordNotHeldBehindIncompleteData(t *testing.T) {
 				t.Errorf("record = %q, want <13>one", evs[0].Original)
 			}
 		})
+	}
+}
+
+// TestInput_AutoFramingDigitLeadingLine checks that in auto framing a
+// newline-framed line that starts with a digit (a timestamp without PRI) is
+// a line, not an octet count, and the connection goes on.
+func TestInput_AutoFramingDigitLeadingLine(t *testing.T) {
+	buf := openBuffer(t, 0)
+	in := startInput(t, syslog.Config{Protocol: "tcp"}, buf)
+	c := dial(t, "tcp", in)
+	write(t, c, "2026-12-02T10:00:00Z host app: no pri\n13 <13>octet one"+"\n3 is a number line\n")
+	evs := readEvents(t, buf, 3)
+	if got, want := originals(evs), []string{"2026-12-02T10:00:00Z host app: no pri", "<13>octet one", "3 is a number line"}; !slices.Equal(got, want) {
+		t.Fatalf("originals = %q, want %q", got, want)
+	}
+	if n := in.Counters().DroppedInvalid.Load(); n != 0 {
+		t.Fatalf("dropped_invalid_frame = %d", n)
 	}
 }
