@@ -262,6 +262,9 @@ func (b *Buffer) load(now func() time.Time) error {
 	return nil
 }
 
+// MaxBytes is the configured size limit.
+func (b *Buffer) MaxBytes() int64 { return b.cfg.MaxBytes }
+
 // Epoch returns the buffer's epoch.
 func (b *Buffer) Epoch() uint64 { return b.epoch.Load() }
 

@@ -134,6 +134,13 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: duplicate id %q", where, in.ID))
 		}
 		ids[in.ID] = true
+		maxLine := in.MaxLine
+		if maxLine == 0 {
+			maxLine = 64 << 10
+		}
+		if c.Buffer.MaxBytes > 0 && c.Buffer.MaxBytes < 4*maxLine {
+			errs = append(errs, fmt.Errorf("%s (%s): buffer.max_bytes %d is below 4 × max_line (%d): a record must always fit", where, in.ID, c.Buffer.MaxBytes, 4*maxLine))
+		}
 		switch in.Type {
 		case "syslog":
 			if in.Listen == "" {

@@ -32,7 +32,14 @@ type Sink interface {
 	// TryAppend fails with buffer.ErrFull at once (inputs that cannot wait).
 	TryAppend(recs [][]byte, cps ...buffer.Checkpoint) (uint64, error)
 	Checkpoint(name string) ([]byte, bool, error)
+	// MaxBytes is the buffer's size limit; one append must stay well below it.
+	MaxBytes() int64
 }
+
+// BatchByteLimit is the most encoded bytes an input should hand to one
+// append: at most 1 MiB, and at most a quarter of the buffer so that a batch
+// (plus the record that tipped it over) always fits in an empty buffer.
+func BatchByteLimit(s Sink) int { return int(min(1<<20, s.MaxBytes()/4)) }
 
 var _ Sink = (*buffer.Buffer)(nil)
 
@@ -93,6 +100,12 @@ func (b *Batch) Len() int { return len(b.spans) }
 
 // Size is the encoded bytes held.
 func (b *Batch) Size() int { return len(b.arena) }
+
+// Full reports whether the batch should be appended now: it holds
+// maxRecords records or byteLimit encoded bytes.
+func (b *Batch) Full(maxRecords, byteLimit int) bool {
+	return len(b.spans) >= maxRecords || len(b.arena) >= byteLimit
+}
 
 // Records returns the held records; valid until Reset.
 func (b *Batch) Records() [][]byte {

@@ -168,12 +168,6 @@ func (h *testHub) stop() {
 	h.cancel = nil
 }
 
-func (h *testHub) restart() {
-	h.t.Helper()
-	h.stop()
-	h.start()
-}
-
 func (h *testHub) ingestAddr() string { return h.cfg.IngestAddr }
 
 // createToken creates an enrollment token through Raft, as the API does.

@@ -503,7 +503,7 @@ func (r *runner) read(ctx context.Context, t *tailer) (more bool, err error) {
 		}
 		lines++
 		t.lastActive = now
-		if r.batch.Len() >= r.cfg.BatchSize || r.batch.Size() >= maxBatchBytes {
+		if r.batch.Full(r.cfg.BatchSize, min(maxBatchBytes, inputs.BatchByteLimit(r.in.sink))) {
 			if err := r.flush(ctx, t); err != nil {
 				return false, err
 			}

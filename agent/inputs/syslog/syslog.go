@@ -196,7 +196,7 @@ func (in *Input) runUDP(ctx context.Context) error {
 			first = now
 		}
 		b.Add(rec, now)
-		if b.Len() >= in.cfg.BatchSize {
+		if b.Full(in.cfg.BatchSize, inputs.BatchByteLimit(in.sink)) {
 			flush()
 		}
 	}
@@ -292,7 +292,7 @@ func (in *Input) serveConn(ctx context.Context, c net.Conn) error {
 			}
 			return errors.Join(err, ferr)
 		}
-		if b.Len() >= in.cfg.BatchSize {
+		if b.Full(in.cfg.BatchSize, inputs.BatchByteLimit(in.sink)) {
 			if err := flush(); err != nil {
 				return err
 			}

@@ -67,6 +67,9 @@ func (r *intakeRecorder) TryAppend(recs [][]byte, cps ...buffer.Checkpoint) (uin
 
 func (r *intakeRecorder) Checkpoint(name string) ([]byte, bool, error) { return r.buf.Checkpoint(name) }
 
+// MaxBytes implements inputs.Sink.
+func (r *intakeRecorder) MaxBytes() int64 { return r.buf.MaxBytes() }
+
 // ackMark is one acknowledged batch seen by ship.Shipper.OnAck.
 type ackMark struct {
 	at      time.Time     // when OnAck ran
