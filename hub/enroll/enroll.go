@@ -12,9 +12,7 @@ package enroll
 import (
 	"context"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,8 +92,10 @@ func (h *Handler) enroll(req *agentpb.EnrollRequest) (*agentpb.EnrollResponse, s
 	if _, err := identity.ParseToken(identity.Token{ID: tok.ID, Secret: tok.Secret, CAPin: h.CA.Fingerprint()}.String()); err != nil {
 		return nil, frame.CodeTokenInvalid, err
 	}
-	if err := checkCSR(req.CsrPem); err != nil {
-		return nil, frame.CodeMalformed, err
+	// Refuse a CSR the CA would not sign before the token is spent, so a
+	// bad request cannot burn a token.
+	if err := pki.ValidateAgentCSR(req.CsrPem); err != nil {
+		return nil, frame.CodeMalformed, fmt.Errorf("csr: %w", err)
 	}
 	if req.Hostname != "" {
 		if err := identity.ValidateName(req.Hostname); err != nil {
@@ -156,19 +156,3 @@ func tokenCode(c string) string {
 	return frame.CodeTokenInvalid
 }
 
-// checkCSR verifies the CSR's form and signature before the token is spent,
-// so a bad request cannot burn a token.
-func checkCSR(b []byte) error {
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != identity.PEMCSR {
-		return errors.New("csr: not a PEM certificate request")
-	}
-	csr, err := x509.ParseCertificateRequest(blk.Bytes)
-	if err != nil {
-		return fmt.Errorf("csr: %w", err)
-	}
-	if err := csr.CheckSignature(); err != nil {
-		return fmt.Errorf("csr signature: %w", err)
-	}
-	return nil
-}

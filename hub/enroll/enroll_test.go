@@ -2,9 +2,12 @@ package enroll_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net"
 	"os"
@@ -236,6 +239,20 @@ func TestEnroll_ForeignCAPinFailsHandshake(t *testing.T) {
 	}
 }
 
+// p384CSR is a well-formed CSR with a key type the CA refuses to sign.
+func p384CSR(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+}
+
 // rawEnroll sends one EnrollRequest by hand and returns the hub's answer.
 func rawEnroll(t *testing.T, h *testHub, req *agentpb.EnrollRequest) (*agentpb.EnrollResponse, error) {
 	t.Helper()
@@ -276,7 +293,8 @@ func TestEnroll_BadRequestDoesNotBurnToken(t *testing.T) {
 		code string
 		msg  string
 	}{
-		{"garbage csr", &agentpb.EnrollRequest{TokenId: tok.ID, TokenSecret: tok.Secret, CsrPem: []byte("not a csr")}, frame.CodeMalformed, "csr: not a PEM certificate request"},
+		{"garbage csr", &agentpb.EnrollRequest{TokenId: tok.ID, TokenSecret: tok.Secret, CsrPem: []byte("not a csr")}, frame.CodeMalformed, "csr: no CERTIFICATE REQUEST PEM block"},
+		{"unsupported key", &agentpb.EnrollRequest{TokenId: tok.ID, TokenSecret: tok.Secret, CsrPem: p384CSR(t)}, frame.CodeMalformed, "csr:"},
 		{"bad hostname", &agentpb.EnrollRequest{TokenId: tok.ID, TokenSecret: tok.Secret, CsrPem: csrPEM, Hostname: "bad host!"}, frame.CodeMalformed, "hostname"},
 		{"malformed id", &agentpb.EnrollRequest{TokenId: "UPPER", TokenSecret: tok.Secret, CsrPem: csrPEM}, frame.CodeTokenInvalid, "malformed token"},
 	}

@@ -9,23 +9,19 @@ package enroll_test
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vigil-sec/vigil/agent/enroll"
 	"github.com/vigil-sec/vigil/hub"
 	"github.com/vigil-sec/vigil/hub/config"
 	"github.com/vigil-sec/vigil/hub/fsm"
 	"github.com/vigil-sec/vigil/hub/pki"
-	"github.com/vigil-sec/vigil/protocol"
 	"github.com/vigil-sec/vigil/protocol/identity"
 	"github.com/vigil-sec/vigil/protocol/raftpb"
 )
@@ -168,12 +164,6 @@ func (h *testHub) stop() {
 	h.cancel = nil
 }
 
-func (h *testHub) restart() {
-	h.t.Helper()
-	h.stop()
-	h.start()
-}
-
 func (h *testHub) ingestAddr() string { return h.cfg.IngestAddr }
 
 // createToken creates an enrollment token through Raft, as the API does.
@@ -194,44 +184,4 @@ func (h *testHub) createToken(branch string, expiresAt time.Time) identity.Token
 		h.t.Fatalf("create token: %#v", res)
 	}
 	return tok
-}
-
-// enrolledAgent is an agent enrolled over real QUIC with its files on disk.
-type enrolledAgent struct {
-	id    *enroll.Identity
-	paths enroll.Paths
-}
-
-func (h *testHub) enroll(branch string) *enrolledAgent {
-	h.t.Helper()
-	tok := h.createToken(branch, time.Now().Add(time.Hour))
-	dir := h.t.TempDir()
-	paths := enroll.Paths{
-		Key: filepath.Join(dir, "tls", "agent.key"), Cert: filepath.Join(dir, "tls", "agent.crt"),
-		CA: filepath.Join(dir, "tls", "ca.crt"), Identity: filepath.Join(dir, "identity.json"),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	id, err := enroll.Enroll(ctx, enroll.Request{Hub: h.ingestAddr(), Token: tok.String(), Hostname: "branch-host", AgentVersion: "test", Paths: paths})
-	if err != nil {
-		h.t.Fatalf("enroll: %v", err)
-	}
-	return &enrolledAgent{id: id, paths: paths}
-}
-
-// clientTLS is the agent's mTLS configuration for protocol.ALPN.
-func (a *enrolledAgent) clientTLS(t *testing.T) *tls.Config {
-	t.Helper()
-	read := func(p string) []byte {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	c, err := identity.ClientTLS(read(a.paths.CA), read(a.paths.Cert), read(a.paths.Key), []string{protocol.ALPN}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }

@@ -125,6 +125,12 @@ func applyIngestBatch(c *applyCtx, payload []byte) (any, error) {
 		return &IngestResult{Status: IngestRejected, AckedSeq: rec.AckedSeq,
 			Reason: fmt.Sprintf("unknown compression %d", m.Compression)}, nil
 	}
+	// The ingest listener bounds the declared size; holding the payload to
+	// it makes that bound real.
+	if uint64(len(raw)) != uint64(m.RawBytes) {
+		return &IngestResult{Status: IngestRejected, AckedSeq: rec.AckedSeq,
+			Reason: fmt.Sprintf("payload is %d bytes uncompressed, batch declares %d", len(raw), m.RawBytes)}, nil
+	}
 	// Validate the whole payload before writing any of it, so a rejected
 	// batch leaves nothing behind.
 	want := m.LastSeq - m.FirstSeq + 1

@@ -178,8 +178,18 @@ func TestFSM_Ingest_CorruptPayload(t *testing.T) {
 	withPayload := func(p []byte, compression agentpb.Compression) *raftpb.IngestBatch {
 		m := seqBatch("ag", 1, 11, 20, 2)
 		m.Payload, m.Compression = p, uint32(compression)
+		// Declare the true uncompressed size so each case reaches the
+		// check it is about.
+		m.RawBytes = uint32(len(p))
+		if compression == agentpb.Compression_COMPRESSION_ZSTD {
+			if d, err := zdec.DecodeAll(p, nil); err == nil {
+				m.RawBytes = uint32(len(d))
+			}
+		}
 		return m
 	}
+	misdeclared := seqBatch("ag", 1, 11, 20, 2)
+	misdeclared.RawBytes = 12
 	nine := rawPayload(eventsFor("ag", 1, 11, 19, ""))
 	eleven := rawPayload(eventsFor("ag", 1, 11, 21, ""))
 	// Nine good records then a length prefix running past the end.
@@ -205,6 +215,7 @@ func TestFSM_Ingest_CorruptPayload(t *testing.T) {
 		{"truncated record", withPayload(zenc.EncodeAll(truncated, nil), agentpb.Compression_COMPRESSION_ZSTD), event.ErrCorrupt.Error()},
 		{"bad record tag", withPayload(badRecord, agentpb.Compression_COMPRESSION_NONE), event.ErrCorrupt.Error()},
 		{"bad timestamp", withPayload(badTimestamp, agentpb.Compression_COMPRESSION_NONE), event.ErrCorrupt.Error()},
+		{"misdeclared size", misdeclared, "batch declares 12"},
 	}
 	before := h.hash()
 	for _, c := range cases {

@@ -60,18 +60,6 @@ func freePort(t *testing.T) int {
 	return 0
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 type testHub struct {
 	t      *testing.T
 	cfg    config.Config
@@ -166,12 +154,6 @@ func (h *testHub) stop() {
 		h.t.Errorf("hub did not stop")
 	}
 	h.cancel = nil
-}
-
-func (h *testHub) restart() {
-	h.t.Helper()
-	h.stop()
-	h.start()
 }
 
 func (h *testHub) ingestAddr() string { return h.cfg.IngestAddr }

@@ -178,7 +178,8 @@ func TestIngest_HelloAck(t *testing.T) {
 		t.Fatal(err)
 	}
 	ha := rs.mustHello(7)
-	if ha.ProtocolVersion != protocol.ProtocolVersion || ha.Epoch != 7 || ha.AckedSeq != 0 || ha.NodeId != "hub-1" ||
+	// A new agent: the hub holds no epoch for it yet.
+	if ha.ProtocolVersion != protocol.ProtocolVersion || ha.Epoch != 0 || ha.AckedSeq != 0 || ha.NodeId != "hub-1" ||
 		ha.MaxFrameBytes != frame.DefaultMaxSize || len(ha.Members) != 1 || ha.Members[0] != h.ingestAddr() {
 		t.Errorf("hello ack = %v", ha)
 	}
@@ -232,24 +233,30 @@ func TestIngest_DuplicateAndOverlappingBatches(t *testing.T) {
 	if ha := rs2.mustHello(7); ha.AckedSeq != 5 {
 		t.Errorf("resume hello acked_seq = %d, want 5", ha.AckedSeq)
 	}
-	// A newer epoch (a recreated agent buffer) starts again at seq 1.
+	// A newer epoch (a recreated agent buffer): the hello answer still
+	// reports the hub's epoch 7 and its acked seq; the agent, being ahead,
+	// sends from its first record.
 	rs3, err := openStream(t, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ha := rs3.mustHello(8); ha.AckedSeq != 0 || ha.Epoch != 8 {
-		t.Errorf("new epoch hello = %v, want acked_seq 0", ha)
+	if ha := rs3.mustHello(8); ha.AckedSeq != 5 || ha.Epoch != 7 {
+		t.Errorf("new epoch hello = %v, want the hub's epoch 7, acked_seq 5", ha)
 	}
 	rs3.mustSend(batch(8, 1, 2), agentpb.AckStatus_ACK_STATUS_OK, 2)
 	assertStored(t, h.srv.Store(), a.id.AgentID, "7/1", "7/2", "7/3", "7/4", "7/5", "8/1", "8/2")
 
-	// The old epoch is refused from now on.
+	// The old epoch: the hello tells the agent the hub is ahead (epoch 8),
+	// and a batch of the old epoch is refused.
 	rs4, err := openStream(t, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = rs4.hello(1, 1, 7)
-	peerError(t, err, frame.CodeRejected, "stale buffer epoch 7, hub has 8")
+	if ha := rs4.mustHello(7); ha.Epoch != 8 || ha.AckedSeq != 2 {
+		t.Errorf("old epoch hello = %v, want epoch 8 acked 2", ha)
+	}
+	_, err = rs4.send(batch(7, 6, 6))
+	peerError(t, err, frame.CodeRejected, "stale epoch 7, agent is at epoch 8")
 }
 
 func TestIngest_GapRejectedAndStreamClosed(t *testing.T) {

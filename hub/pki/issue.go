@@ -96,23 +96,9 @@ func (ca *CA) SignAgentCSR(csrPEM []byte, agentID, branch string, now time.Time,
 	if err := identity.ValidateName(branch); err != nil {
 		return nil, fmt.Errorf("sign agent csr: branch: %w", err)
 	}
-	if len(csrPEM) > maxCSRPEMLen {
-		return nil, fmt.Errorf("sign agent csr: csr larger than %d bytes", maxCSRPEMLen)
-	}
-	block, _ := pem.Decode(csrPEM)
-	if block == nil || (block.Type != identity.PEMCSR && block.Type != "NEW CERTIFICATE REQUEST") {
-		return nil, fmt.Errorf("sign agent csr: no %s PEM block", identity.PEMCSR)
-	}
-	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	csr, err := parseAgentCSR(csrPEM)
 	if err != nil {
 		return nil, fmt.Errorf("sign agent csr: %w", err)
-	}
-	// Check the key type first so an oversized RSA key costs nothing.
-	if err := checkAgentKey(csr.PublicKey); err != nil {
-		return nil, fmt.Errorf("sign agent csr: %w", err)
-	}
-	if err := csr.CheckSignature(); err != nil {
-		return nil, fmt.Errorf("sign agent csr: bad csr signature: %w", err)
 	}
 	tmpl, err := ca.leafTemplate(now, validity)
 	if err != nil {
@@ -125,6 +111,36 @@ func (ca *CA) SignAgentCSR(csrPEM []byte, agentID, branch string, now time.Time,
 		return nil, fmt.Errorf("sign agent csr: %w", err)
 	}
 	return certPEM, nil
+}
+
+// ValidateAgentCSR runs every check SignAgentCSR makes on the request itself
+// (size, PEM form, key type, signature), so a caller can refuse a bad CSR
+// before it spends anything, such as an enrollment token.
+func ValidateAgentCSR(csrPEM []byte) error {
+	_, err := parseAgentCSR(csrPEM)
+	return err
+}
+
+func parseAgentCSR(csrPEM []byte) (*x509.CertificateRequest, error) {
+	if len(csrPEM) > maxCSRPEMLen {
+		return nil, fmt.Errorf("csr larger than %d bytes", maxCSRPEMLen)
+	}
+	block, _ := pem.Decode(csrPEM)
+	if block == nil || (block.Type != identity.PEMCSR && block.Type != "NEW CERTIFICATE REQUEST") {
+		return nil, fmt.Errorf("no %s PEM block", identity.PEMCSR)
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	// Check the key type first so an oversized RSA key costs nothing.
+	if err := checkAgentKey(csr.PublicKey); err != nil {
+		return nil, err
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("bad csr signature: %w", err)
+	}
+	return csr, nil
 }
 
 func checkAgentKey(pub crypto.PublicKey) error {
