@@ -155,4 +155,3 @@ func tokenCode(c string) string {
 	}
 	return frame.CodeTokenInvalid
 }
-
