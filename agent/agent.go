@@ -213,7 +213,13 @@ func (a *Agent) Status() Status {
 	}
 	for _, in := range a.inputs {
 		c := in.Counters()
-		st.Inputs[in.ID()] = c.Snapshot()
+		// Inputs with counters of their own (the file input's rotations,
+		// copytruncates, open files) report them all.
+		if sn, ok := in.(interface{ Snapshot() map[string]uint64 }); ok {
+			st.Inputs[in.ID()] = sn.Snapshot()
+		} else {
+			st.Inputs[in.ID()] = c.Snapshot()
+		}
 		st.Drops["buffer_full"] += c.DroppedFull.Load()
 		st.Drops["invalid_frame"] += c.DroppedInvalid.Load()
 		st.Drops["connection_limit"] += c.ConnRefused.Load()

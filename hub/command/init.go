@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +50,16 @@ func runInit(env Env, args []string) error {
 	if len(ipList) == 0 {
 		return &usageError{"-ip needs at least one address"}
 	}
+	// The CLI on the node itself reaches the API over loopback, so the
+	// certificate always names it too.
+	certIPs := append([]net.IP(nil), ipList...)
+	if !slices.ContainsFunc(certIPs, func(ip net.IP) bool { return ip.IsLoopback() }) {
+		certIPs = append(certIPs, net.IPv4(127, 0, 0, 1))
+	}
+	certDNS := splitList(*dns)
+	if !slices.Contains(certDNS, "localhost") {
+		certDNS = append(certDNS, "localhost")
+	}
 	if _, err := os.Stat(filepath.Join(*data, "hub.yaml")); err == nil {
 		return fmt.Errorf("%s is already initialized (hub.yaml exists)", *data)
 	}
@@ -63,7 +74,7 @@ func runInit(env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	certPEM, keyPEM, err := ca.IssueNode(*nodeID, splitList(*dns), ipList, now, nodeCertValidity)
+	certPEM, keyPEM, err := ca.IssueNode(*nodeID, certDNS, certIPs, now, nodeCertValidity)
 	if err != nil {
 		return err
 	}

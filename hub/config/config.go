@@ -15,8 +15,8 @@ import (
 
 // Config is hub.yaml. Merge order: DefaultConfig() < file < command-line flags.
 type Config struct {
-	// NodeID names this node in the cluster. Defaults to the ID written by
-	// "vigil-hub init" into the data directory.
+	// NodeID names this node in the cluster. Required; "vigil-hub init"
+	// writes it into the hub.yaml it creates.
 	NodeID string `yaml:"node_id"`
 	// DataDir holds the CA, the node certificate, the admin token, the Raft
 	// log and the state. Required.
@@ -68,7 +68,9 @@ type Limits struct {
 	InflightPerStream int `yaml:"inflight_per_stream"`
 }
 
-// Raft tunes consensus timing. Zero values take hashicorp/raft's defaults.
+// Raft tunes consensus timing. Zero values take the defaults: hashicorp/raft's
+// for the timeouts, and Vigil's for snapshots (threshold 8192 entries,
+// interval 30s, 10240 trailing entries).
 type Raft struct {
 	HeartbeatTimeout  time.Duration `yaml:"heartbeat_timeout"`
 	ElectionTimeout   time.Duration `yaml:"election_timeout"`
