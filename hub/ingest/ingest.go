@@ -70,6 +70,8 @@ type Listener struct {
 
 	mu    sync.Mutex
 	heads map[string]uint64 // agent id -> highest seq the agent reported buffered
+	// closing stops new connection handlers once Close has begun. Guarded by mu.
+	closing bool
 	wg    sync.WaitGroup
 }
 
@@ -161,7 +163,14 @@ func (l *Listener) Serve(ctx context.Context) error {
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
+		l.mu.Lock()
+		if l.closing {
+			l.mu.Unlock()
+			_ = conn.CloseWithError(closeNormal, "hub shutting down")
+			continue
+		}
 		l.wg.Add(1)
+		l.mu.Unlock()
 		go func() {
 			defer l.wg.Done()
 			l.serveConn(ctx, conn)
@@ -169,8 +178,12 @@ func (l *Listener) Serve(ctx context.Context) error {
 	}
 }
 
-// Close stops accepting and closes every connection.
+// Close stops accepting, closes every connection and waits until no
+// connection handler runs, so the caller may close the store afterwards.
 func (l *Listener) Close() error {
+	l.mu.Lock()
+	l.closing = true
+	l.mu.Unlock()
 	err := l.ln.Close()
 	if terr := l.tr.Close(); err == nil {
 		err = terr
@@ -178,6 +191,7 @@ func (l *Listener) Close() error {
 	if uerr := l.udp.Close(); err == nil {
 		err = uerr
 	}
+	l.wg.Wait()
 	return err
 }
 

@@ -145,7 +145,7 @@ func (b *bench) latencyFigures() error {
 		return err
 	}
 	rec := &intakeRecorder{buf: buf}
-	in, err := syslog.New(syslog.Config{ID: "tcp", Protocol: "tcp", Listen: "127.0.0.1:0"}, rec, log.With("component", "input"))
+	in, err := syslog.New(syslog.Config{ID: "tcp", Protocol: "tcp", Listen: "127.0.0.1:0", Framing: "octet"}, rec, log.With("component", "input"))
 	if err != nil {
 		buf.Close()
 		return err

@@ -315,8 +315,10 @@ type agentNode struct {
 }
 
 // newAgent enrolls an agent with h and starts it with one TCP syslog input.
-// The configuration is the default one apart from addresses and a 1s
-// reconnect ceiling (as in the e2e tests), so a restarted hub is found soon.
+// The configuration is the default one apart from addresses, RFC 6587 octet
+// counting on the input (what sysloggen -octet sends: exact record
+// boundaries whatever a corpus line starts with) and a 1s reconnect ceiling
+// (as in the e2e tests), so a restarted hub is found soon.
 func (b *bench) newAgent(h *hubNode, name string) (*agentNode, error) {
 	addrs, err := freeAddrs(2)
 	if err != nil {
@@ -330,7 +332,7 @@ func (b *bench) newAgent(h *hubNode, name string) (*agentNode, error) {
 	var y bytes.Buffer
 	fmt.Fprintf(&y, "data_dir: .\nstatus_addr: %s\n", a.status)
 	fmt.Fprintf(&y, "ship:\n  backoff_max: 1s\n")
-	fmt.Fprintf(&y, "inputs:\n  - id: tcp\n    type: syslog\n    protocol: tcp\n    listen: %s\n", a.tcp)
+	fmt.Fprintf(&y, "inputs:\n  - id: tcp\n    type: syslog\n    protocol: tcp\n    listen: %s\n    framing: octet\n", a.tcp)
 	if err := os.WriteFile(filepath.Join(a.dir, "agent.yaml"), y.Bytes(), 0o600); err != nil {
 		return nil, err
 	}
@@ -398,8 +400,9 @@ func (a *agentNode) waitConnected(timeout time.Duration) error {
 }
 
 // sysloggen starts one sysloggen process sending the lines of file to addr
-// over TCP with RFC 6587 octet counting (corpus lines may start with a digit,
-// which newline framing in "auto" mode would take for a length).
+// over TCP with RFC 6587 octet counting, so that every corpus line arrives as
+// exactly one record whatever it starts with; the receiving input is
+// configured with framing "octet".
 func (b *bench) sysloggen(name, addr, file string, rate int) (*proc, error) {
 	args := []string{"-tcp", addr, "-octet", "-file", file}
 	if rate > 0 {
