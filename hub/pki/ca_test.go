@@ -36,7 +36,7 @@ func mode(t *testing.T, path string) fs.FileMode {
 	return fi.Mode().Perm()
 }
 
-func TestCreateLoadCA(t *testing.T) {
+func TestCA_CreateLoadCA(t *testing.T) {
 	now := time.Now()
 	dir := filepath.Join(t.TempDir(), "ca")
 	ca, err := CreateCA(dir, now)
@@ -104,7 +104,7 @@ func TestCreateLoadCA(t *testing.T) {
 	}
 }
 
-func TestCreateCARefusesOverwrite(t *testing.T) {
+func TestCA_CreateCARefusesOverwrite(t *testing.T) {
 	ca, dir := mustCA(t)
 	before, _ := os.ReadFile(filepath.Join(dir, CAKeyFile))
 	_, err := CreateCA(dir, time.Now())
@@ -133,7 +133,7 @@ func TestCreateCARefusesOverwrite(t *testing.T) {
 	}
 }
 
-func TestLoadCAErrors(t *testing.T) {
+func TestCA_LoadCAErrors(t *testing.T) {
 	if _, err := LoadCA(t.TempDir()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("empty dir: %v", err)
 	}
@@ -156,7 +156,7 @@ func TestLoadCAErrors(t *testing.T) {
 	}
 }
 
-func TestCADoesNotPrintKey(t *testing.T) {
+func TestCA_DoesNotPrintKey(t *testing.T) {
 	ca, dir := mustCA(t)
 	keyPEM, _ := os.ReadFile(filepath.Join(dir, CAKeyFile))
 	b, _ := pem.Decode(keyPEM)
@@ -174,7 +174,7 @@ func TestCADoesNotPrintKey(t *testing.T) {
 	}
 }
 
-func TestWriteFile(t *testing.T) {
+func TestCA_WriteFile(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "x.key")
 	if err := WriteSecretFile(p, []byte("one")); err != nil {

@@ -32,7 +32,7 @@ func parseCertPEM(t *testing.T, b []byte) *x509.Certificate {
 	return certs[0]
 }
 
-func TestIssueNode(t *testing.T) {
+func TestCA_IssueNode(t *testing.T) {
 	ca, _ := mustCA(t)
 	now := time.Now()
 	ips := []net.IP{net.ParseIP("10.0.0.7"), net.ParseIP("::1")}
@@ -108,7 +108,7 @@ func csrWithHostileSubject(t *testing.T, key crypto.Signer) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
 }
 
-func TestSignAgentCSRIgnoresCSRSubject(t *testing.T) {
+func TestCA_SignAgentCSRIgnoresCSRSubject(t *testing.T) {
 	ca, _ := mustCA(t)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	now := time.Now()
@@ -158,7 +158,7 @@ func TestSignAgentCSRIgnoresCSRSubject(t *testing.T) {
 	}
 }
 
-func TestSignAgentCSRKeys(t *testing.T) {
+func TestCA_SignAgentCSRKeys(t *testing.T) {
 	ca, _ := mustCA(t)
 	now := time.Now()
 	sign := func(key crypto.Signer) error {
@@ -184,7 +184,7 @@ func TestSignAgentCSRKeys(t *testing.T) {
 	}
 }
 
-func TestSignAgentCSRRejects(t *testing.T) {
+func TestCA_SignAgentCSRRejects(t *testing.T) {
 	ca, _ := mustCA(t)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	good := csrWithHostileSubject(t, key)

@@ -113,7 +113,7 @@ func (c *cluster) agentClient(t *testing.T, serverName string) *tls.Config {
 	return cfg
 }
 
-func TestServerTLSAgentConnects(t *testing.T) {
+func TestTLS_ServerTLSAgentConnects(t *testing.T) {
 	c := newCluster(t)
 	for _, name := range []string{"", "127.0.0.1", "hub-1.vigil.internal"} {
 		r := handshake(t, c.server(t), c.agentClient(t, name))
@@ -145,7 +145,7 @@ func TestServerTLSAgentConnects(t *testing.T) {
 	}
 }
 
-func TestServerTLSNoClientCert(t *testing.T) {
+func TestTLS_ServerTLSNoClientCert(t *testing.T) {
 	c := newCluster(t)
 	noCert, err := identity.ClientTLS(c.ca.CertPEM(), nil, nil, []string{protocol.ALPN}, "")
 	if err != nil {
@@ -186,7 +186,7 @@ func TestServerTLSNoClientCert(t *testing.T) {
 	}
 }
 
-func TestEnrollmentPinMismatch(t *testing.T) {
+func TestTLS_EnrollmentPinMismatch(t *testing.T) {
 	c := newCluster(t)
 	other, _ := mustCA(t)
 	enroll, _ := identity.EnrollTLS(other.Fingerprint(), []string{protocol.EnrollALPN})
@@ -197,7 +197,7 @@ func TestEnrollmentPinMismatch(t *testing.T) {
 	}
 }
 
-func TestServerTLSForeignClientCert(t *testing.T) {
+func TestTLS_ServerTLSForeignClientCert(t *testing.T) {
 	c := newCluster(t)
 	foreign := newCluster(t)
 
@@ -232,7 +232,7 @@ func TestServerTLSForeignClientCert(t *testing.T) {
 	}
 }
 
-func TestHubToHub(t *testing.T) {
+func TestTLS_HubToHub(t *testing.T) {
 	c := newCluster(t)
 	cert2, key2, err := c.ca.IssueNode("hub-2", nil, []net.IP{net.ParseIP("10.0.0.2")}, time.Now(), time.Hour)
 	if err != nil {
@@ -255,7 +255,7 @@ func TestHubToHub(t *testing.T) {
 	}
 }
 
-func TestAgentCertCannotServeAsHub(t *testing.T) {
+func TestTLS_AgentCertCannotServeAsHub(t *testing.T) {
 	c := newCluster(t)
 	// hub/pki refuses to build a server config from an agent certificate.
 	if _, err := ServerTLS(c.ca, c.agentCert, c.agentKey, []string{protocol.ALPN}); err == nil {
@@ -280,7 +280,7 @@ func TestAgentCertCannotServeAsHub(t *testing.T) {
 	}
 }
 
-func TestServerTLSErrors(t *testing.T) {
+func TestTLS_ServerTLSErrors(t *testing.T) {
 	c := newCluster(t)
 	other := newCluster(t)
 	if _, err := ServerTLS(c.ca, other.nodeCert, other.nodeKey, nil); err == nil {

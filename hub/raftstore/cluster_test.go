@@ -308,11 +308,11 @@ func readPersisted(t *testing.T, s *Store) persisted {
 	return p
 }
 
-// TestRaftCluster runs three raft nodes on Stores: replication, snapshot
+// TestCluster_RaftStoreReplicatesCompactsAndRestarts runs three raft nodes on Stores: replication, snapshot
 // driven compaction (DeleteRange of a prefix), and a node restarted from
 // its own Pebble directory that must recover its term, vote and log and
 // then catch up by snapshot installation.
-func TestRaftCluster(t *testing.T) {
+func TestCluster_RaftStoreReplicatesCompactsAndRestarts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a raft cluster")
 	}
@@ -416,7 +416,7 @@ func TestRaftCluster(t *testing.T) {
 	// Every entry after a node's latest snapshot must be readable: raft
 	// replays them on restart. Older ones may be absent: a follower that
 	// installs a snapshot keeps its stale entries below the snapshot and
-	// appends above it, leaving a gap (see TestLogGaps), because Store is
+	// appends above it, leaving a gap (see TestStore_LogGaps), because Store is
 	// not a raft.MonotonicLogStore.
 	for _, n := range c.nodes {
 		first, _ := n.store.FirstIndex()

@@ -20,7 +20,7 @@ func sampleLog() *raft.Log {
 	}
 }
 
-func TestCodecLayout(t *testing.T) {
+func TestCodec_Layout(t *testing.T) {
 	l := &raft.Log{Index: 300, Term: 2, Type: raft.LogNoop, Data: []byte("ab"),
 		AppendedAt: time.Unix(1, 5)}
 	got := appendLog(nil, l)
@@ -43,7 +43,7 @@ func TestCodecLayout(t *testing.T) {
 	}
 }
 
-func TestCodecRejectsCorruption(t *testing.T) {
+func TestCodec_RejectsCorruption(t *testing.T) {
 	good := appendLog(nil, sampleLog())
 	var l raft.Log
 	if err := decodeLog(good, &l); err != nil {
@@ -75,7 +75,7 @@ func TestCodecRejectsCorruption(t *testing.T) {
 	}
 }
 
-func TestParseLogKey(t *testing.T) {
+func TestCodec_ParseLogKey(t *testing.T) {
 	if idx, err := parseLogKey(logKey(0xdeadbeef)); err != nil || idx != 0xdeadbeef {
 		t.Fatalf("parseLogKey = %d, %v", idx, err)
 	}

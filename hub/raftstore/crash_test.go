@@ -16,12 +16,12 @@ const crashDirEnv = "VIGIL_RAFTSTORE_CRASH_DIR"
 
 const crashBatch = 64
 
-// TestCrashChild is the body of the process that TestCrashKill kills. It
-// does nothing unless started by TestCrashKill.
-func TestCrashChild(t *testing.T) {
+// TestStore_CrashChild is the body of the process that TestStore_CrashKill kills. It
+// does nothing unless started by TestStore_CrashKill.
+func TestStore_CrashChild(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
-		t.Skip("helper process for TestCrashKill")
+		t.Skip("helper process for TestStore_CrashKill")
 	}
 	s, err := Open(Options{Path: dir, Logger: testLogger()})
 	if err != nil {
@@ -46,15 +46,15 @@ func TestCrashChild(t *testing.T) {
 	os.Exit(3)
 }
 
-// TestCrashKill SIGKILLs a process that is writing synced batches and
+// TestStore_CrashKill SIGKILLs a process that is writing synced batches and
 // checks that everything it acknowledged before the kill survives, and
 // that no batch survives in part.
-func TestCrashKill(t *testing.T) {
+func TestStore_CrashKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a subprocess")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStore_CrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
@@ -106,11 +106,11 @@ func TestCrashKill(t *testing.T) {
 	}
 }
 
-// TestCrashPowerLoss uses Pebble's strict in-memory filesystem, which
+// TestStore_CrashPowerLoss uses Pebble's strict in-memory filesystem, which
 // drops every byte not fsynced when the "power" goes, to show that the
 // store syncs what it acknowledges, and (as a control) that NoSync
 // really does not.
-func TestCrashPowerLoss(t *testing.T) {
+func TestStore_CrashPowerLoss(t *testing.T) {
 	for _, noSync := range []bool{false, true} {
 		t.Run(fmt.Sprintf("NoSync=%v", noSync), func(t *testing.T) {
 			mem := vfs.NewStrictMem()

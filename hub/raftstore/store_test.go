@@ -100,19 +100,19 @@ func assertMissing(t testing.TB, s *Store, idxs ...uint64) {
 	}
 }
 
-func TestOpenRequiresPath(t *testing.T) {
+func TestStore_OpenRequiresPath(t *testing.T) {
 	if _, err := Open(Options{}); err == nil {
 		t.Fatal("Open with empty path succeeded")
 	}
 }
 
-func TestEmptyStore(t *testing.T) {
+func TestStore_EmptyStore(t *testing.T) {
 	s := newStore(t)
 	assertBounds(t, s, 0, 0)
 	assertMissing(t, s, 0, 1, 2, math.MaxUint64)
 }
 
-func TestLogRoundTrip(t *testing.T) {
+func TestStore_LogRoundTrip(t *testing.T) {
 	s := newStore(t)
 	big := bytes.Repeat([]byte{0xAB}, 1<<20)
 	cases := []*raft.Log{
@@ -169,7 +169,7 @@ func TestLogRoundTrip(t *testing.T) {
 	}
 }
 
-func TestGetLogOverwritesDestination(t *testing.T) {
+func TestStore_GetLogOverwritesDestination(t *testing.T) {
 	s := newStore(t)
 	if err := s.StoreLog(&raft.Log{Index: 1, Term: 1, Data: []byte("d")}); err != nil {
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func TestGetLogOverwritesDestination(t *testing.T) {
 	assertLogEqual(t, &raft.Log{Index: 1, Term: 1, Data: []byte("d")}, &got)
 }
 
-func TestStoreLogsBatch(t *testing.T) {
+func TestStore_LogsBatch(t *testing.T) {
 	s := newStore(t)
 	if err := s.StoreLogs(nil); err != nil {
 		t.Fatalf("empty StoreLogs: %v", err)
@@ -230,7 +230,7 @@ func TestStoreLogsBatch(t *testing.T) {
 	assertBounds(t, s, 1, 164)
 }
 
-func TestDeleteRange(t *testing.T) {
+func TestStore_DeleteRange(t *testing.T) {
 	cases := []struct {
 		name             string
 		lo, hi           uint64
@@ -271,9 +271,9 @@ func TestDeleteRange(t *testing.T) {
 	}
 }
 
-// TestConflictTruncation follows raft's follower path: delete a conflicting
+// TestStore_ConflictTruncation follows raft's follower path: delete a conflicting
 // suffix, then append the leader's entries in its place.
-func TestConflictTruncation(t *testing.T) {
+func TestStore_ConflictTruncation(t *testing.T) {
 	s := newStore(t)
 	if err := s.StoreLogs(mkLogs(1, 20)); err != nil {
 		t.Fatal(err)
@@ -297,9 +297,9 @@ func TestConflictTruncation(t *testing.T) {
 	}
 }
 
-// TestLogGaps covers the gap raft leaves after restoring a snapshot into a
+// TestStore_LogGaps covers the gap raft leaves after restoring a snapshot into a
 // store that is not a MonotonicLogStore.
-func TestLogGaps(t *testing.T) {
+func TestStore_LogGaps(t *testing.T) {
 	s := newStore(t)
 	if err := s.StoreLogs(mkLogs(1, 10)); err != nil {
 		t.Fatal(err)
@@ -330,10 +330,10 @@ func TestLogGaps(t *testing.T) {
 	}
 }
 
-// TestMatchesInmemStore drives the store and raft's reference InmemStore
+// TestStore_MatchesInmemStore drives the store and raft's reference InmemStore
 // through the same raft-shaped history (contiguous appends, compaction of
 // a prefix, truncation of a suffix) and requires identical answers.
-func TestMatchesInmemStore(t *testing.T) {
+func TestStore_MatchesInmemStore(t *testing.T) {
 	s := newStore(t)
 	ref := raft.NewInmemStore()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -389,7 +389,7 @@ func TestMatchesInmemStore(t *testing.T) {
 	}
 }
 
-func TestStable(t *testing.T) {
+func TestStore_Stable(t *testing.T) {
 	s := newStore(t)
 
 	if err := s.Set([]byte("hello"), []byte("world")); err != nil {
@@ -449,10 +449,10 @@ func TestStable(t *testing.T) {
 	}
 }
 
-// TestStableMissingKeys pins the exact contract raft relies on: see
+// TestStore_StableMissingKeys pins the exact contract raft relies on: see
 // HasExistingState and NewRaft in api.go and requestVote in raft.go, which
 // compare err.Error() with "not found".
-func TestStableMissingKeys(t *testing.T) {
+func TestStore_StableMissingKeys(t *testing.T) {
 	s := newStore(t)
 	for _, key := range []string{"CurrentTerm", "LastVoteTerm", "LastVoteCand", ""} {
 		v, err := s.Get([]byte(key))
@@ -466,7 +466,7 @@ func TestStableMissingKeys(t *testing.T) {
 	}
 }
 
-func TestHasExistingState(t *testing.T) {
+func TestStore_HasExistingState(t *testing.T) {
 	snaps := raft.NewDiscardSnapshotStore()
 
 	s := newStore(t)
@@ -489,7 +489,7 @@ func TestHasExistingState(t *testing.T) {
 	}
 }
 
-func TestReopen(t *testing.T) {
+func TestStore_Reopen(t *testing.T) {
 	dir := t.TempDir()
 	s := openAt(t, dir)
 	if err := s.StoreLogs(mkLogs(1, 300)); err != nil {
@@ -524,7 +524,7 @@ func TestReopen(t *testing.T) {
 	}
 }
 
-func TestSecondOpenFails(t *testing.T) {
+func TestStore_SecondOpenFails(t *testing.T) {
 	dir := t.TempDir()
 	s := openAt(t, dir)
 	defer s.Close()
@@ -534,7 +534,7 @@ func TestSecondOpenFails(t *testing.T) {
 	}
 }
 
-func TestClosed(t *testing.T) {
+func TestStore_Closed(t *testing.T) {
 	s := openAt(t, t.TempDir())
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -557,10 +557,10 @@ func TestClosed(t *testing.T) {
 	}
 }
 
-// TestConcurrentAccess runs raft's access pattern under the race detector:
+// TestStore_ConcurrentAccess runs raft's access pattern under the race detector:
 // one writer appending and compacting, readers fetching entries between
 // the bounds they observe.
-func TestConcurrentAccess(t *testing.T) {
+func TestStore_ConcurrentAccess(t *testing.T) {
 	s, err := Open(Options{Path: t.TempDir(), NoSync: true, Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-func TestValidateName(t *testing.T) {
+func TestIdentity_ValidateName(t *testing.T) {
 	for _, ok := range []string{"agt-3f2a91c0", "paris", "hub-1", "a", "Branch_01.eu", strings.Repeat("x", MaxNameLen)} {
 		if err := ValidateName(ok); err != nil {
 			t.Errorf("ValidateName(%q) = %v", ok, err)
@@ -26,7 +26,7 @@ func TestValidateName(t *testing.T) {
 	}
 }
 
-func TestAgentFromCert(t *testing.T) {
+func TestIdentity_AgentFromCert(t *testing.T) {
 	ca := newTestCA(t, "test CA")
 	pub := newKey(t).Public()
 	s := agentSpec("agt-3f2a91c0", "paris-01")
@@ -64,7 +64,7 @@ func TestAgentFromCert(t *testing.T) {
 	}
 }
 
-func TestIsHubCert(t *testing.T) {
+func TestIdentity_IsHubCert(t *testing.T) {
 	ca := newTestCA(t, "test CA")
 	pub := newKey(t).Public()
 	s := hubSpec("hub-1")
@@ -88,7 +88,7 @@ func TestIsHubCert(t *testing.T) {
 	}
 }
 
-func TestFingerprint(t *testing.T) {
+func TestIdentity_Fingerprint(t *testing.T) {
 	ca := newTestCA(t, "test CA")
 	sum := sha256.Sum256(ca.cert.Raw)
 	fp := Fingerprint(ca.cert.Raw)
@@ -100,7 +100,7 @@ func TestFingerprint(t *testing.T) {
 	}
 }
 
-func TestVerifyPinnedChain(t *testing.T) {
+func TestIdentity_VerifyPinnedChain(t *testing.T) {
 	ca := newTestCA(t, "cluster CA")
 	foreign := newTestCA(t, "foreign CA")
 	pin := Fingerprint(ca.cert.Raw)
@@ -149,7 +149,7 @@ func TestVerifyPinnedChain(t *testing.T) {
 	}
 }
 
-func TestNewAgentKeyAndCSR(t *testing.T) {
+func TestIdentity_NewAgentKeyAndCSR(t *testing.T) {
 	keyPEM, csrPEM, err := NewAgentKeyAndCSR()
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func TestNewAgentKeyAndCSR(t *testing.T) {
 	}
 }
 
-func TestClientTLSErrors(t *testing.T) {
+func TestIdentity_ClientTLSErrors(t *testing.T) {
 	ca := newTestCA(t, "cluster CA")
 	certPEM, keyPEM, _ := ca.pair(t, agentSpec("agt-1", "paris"))
 	if _, err := ClientTLS(nil, certPEM, keyPEM, nil, ""); err == nil {

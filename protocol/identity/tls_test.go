@@ -14,7 +14,7 @@ func serverConfig(cert tls.Certificate) *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}, NextProtos: []string{testALPN, "vigil-enroll/1"}}
 }
 
-func TestClientTLSHandshake(t *testing.T) {
+func TestTLS_ClientTLSHandshake(t *testing.T) {
 	ca := newTestCA(t, "cluster CA")
 	_, _, hub := ca.pair(t, hubSpec("hub-1"))
 	agentCert, agentKey, _ := ca.pair(t, agentSpec("agt-1", "paris"))
@@ -40,7 +40,7 @@ func TestClientTLSHandshake(t *testing.T) {
 	}
 }
 
-func TestClientTLSRefusesNonHubServer(t *testing.T) {
+func TestTLS_ClientTLSRefusesNonHubServer(t *testing.T) {
 	ca := newTestCA(t, "cluster CA")
 	agentCert, agentKey, _ := ca.pair(t, agentSpec("agt-1", "paris"))
 	// A real agent certificate (ClientAuth only) used as a server certificate.
@@ -74,7 +74,7 @@ func TestClientTLSRefusesNonHubServer(t *testing.T) {
 	}
 }
 
-func TestEnrollTLSHandshake(t *testing.T) {
+func TestTLS_EnrollTLSHandshake(t *testing.T) {
 	ca := newTestCA(t, "cluster CA")
 	_, _, hub := ca.pair(t, hubSpec("hub-1"))
 	foreign := newTestCA(t, "foreign CA")

@@ -12,7 +12,7 @@ import (
 
 var testPin = strings.Repeat("ab", 32)
 
-func TestTokenRoundTrip(t *testing.T) {
+func TestToken_RoundTrip(t *testing.T) {
 	tok, err := NewToken(rand.Reader, testPin)
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +37,7 @@ func TestTokenRoundTrip(t *testing.T) {
 	}
 }
 
-func TestNewTokenDeterministicEncoding(t *testing.T) {
+func TestToken_NewTokenDeterministicEncoding(t *testing.T) {
 	// 5 bytes of 0x00 then 20 bytes of 0xff.
 	src := append(make([]byte, 5), bytes.Repeat([]byte{0xff}, 20)...)
 	tok, err := NewToken(bytes.NewReader(src), testPin)
@@ -49,7 +49,7 @@ func TestNewTokenDeterministicEncoding(t *testing.T) {
 	}
 }
 
-func TestNewTokenErrors(t *testing.T) {
+func TestToken_NewTokenErrors(t *testing.T) {
 	if _, err := NewToken(rand.Reader, "ABCD"); err == nil {
 		t.Fatal("bad pin accepted")
 	}
@@ -61,7 +61,7 @@ func TestNewTokenErrors(t *testing.T) {
 	}
 }
 
-func TestParseTokenMalformed(t *testing.T) {
+func TestToken_ParseTokenMalformed(t *testing.T) {
 	id, secret := "abcdefgh", strings.Repeat("k", 32)
 	cases := []struct {
 		name, in, wantSub string
@@ -103,7 +103,7 @@ func TestParseTokenMalformed(t *testing.T) {
 	}
 }
 
-func TestSecretHash(t *testing.T) {
+func TestToken_SecretHash(t *testing.T) {
 	tok := Token{ID: "abcdefgh", Secret: strings.Repeat("k", 32), CAPin: testPin}
 	sum := sha256.Sum256([]byte("abcdefgh." + strings.Repeat("k", 32)))
 	want := hex.EncodeToString(sum[:])
@@ -123,7 +123,7 @@ func TestSecretHash(t *testing.T) {
 	}
 }
 
-func TestConstantTimeEqual(t *testing.T) {
+func TestToken_ConstantTimeEqual(t *testing.T) {
 	for _, tc := range []struct {
 		a, b string
 		want bool

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-func TestParsePRI(t *testing.T) {
+func TestCore_ParsePRI(t *testing.T) {
 	for _, tc := range []struct {
 		in              string
 		pri, end, state int
@@ -34,7 +34,7 @@ func TestParsePRI(t *testing.T) {
 	}
 }
 
-func TestParseISO(t *testing.T) {
+func TestCore_ParseISO(t *testing.T) {
 	plus2 := time.FixedZone("", 2*3600)
 	for _, tc := range []struct {
 		in     string
@@ -75,7 +75,7 @@ func TestParseISO(t *testing.T) {
 	}
 }
 
-func TestParseUint(t *testing.T) {
+func TestCore_ParseUint(t *testing.T) {
 	for in, want := range map[string]int64{"0": 0, "16378": 16378, "999999999999999999": 999999999999999999} {
 		if n, ok := ParseUint(in); !ok || n != want {
 			t.Errorf("ParseUint(%q) = %d, %v", in, n, ok)
@@ -88,7 +88,7 @@ func TestParseUint(t *testing.T) {
 	}
 }
 
-func TestTrimRight(t *testing.T) {
+func TestCore_TrimRight(t *testing.T) {
 	for in, want := range map[string]string{
 		"a \t\r\n\x00": "a",
 		" a":           " a",
