@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/vigil-sec/vigil/hub/hubtest"
 	"net"
 	"os"
 	"path/filepath"
@@ -108,15 +109,15 @@ func TestMain_UsageErrors(t *testing.T) {
 // hub, runs the agent it configured, feeds it a syslog datagram and reads its
 // status through the CLI.
 func TestCommands_EnrollRunStatus(t *testing.T) {
-	h := newTestHub(t, nil)
-	tok := h.createToken("north", time.Now().Add(time.Hour))
+	h := hubtest.New(t, nil)
+	tok := h.CreateToken("north", time.Now().Add(time.Hour))
 	work := t.TempDir()
 	tokFile := filepath.Join(work, "enroll.token")
 	if err := os.WriteFile(tokFile, []byte(tok.String()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	statusAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	syslogAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	statusAddr := fmt.Sprintf("127.0.0.1:%d", hubtest.FreePort(t))
+	syslogAddr := fmt.Sprintf("127.0.0.1:%d", hubtest.FreePort(t))
 	cfgPath := filepath.Join(work, "agent.yaml")
 	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
 data_dir: data
@@ -130,11 +131,11 @@ inputs:
 		t.Fatal(err)
 	}
 
-	code, out, errs := run("enroll", "-hub", h.ingestAddr(), "-token-file", tokFile, "-c", cfgPath)
+	code, out, errs := run("enroll", "-hub", h.IngestAddr(), "-token-file", tokFile, "-c", cfgPath)
 	if code != 0 {
 		t.Fatalf("enroll = %d: %s", code, errs)
 	}
-	if !strings.Contains(out, "Enrolled as agent agt-") || !strings.Contains(out, "in branch north") || !strings.Contains(out, "Hubs: "+h.ingestAddr()) {
+	if !strings.Contains(out, "Enrolled as agent agt-") || !strings.Contains(out, "in branch north") || !strings.Contains(out, "Hubs: "+h.IngestAddr()) {
 		t.Errorf("enroll output = %q", out)
 	}
 	dataDir := filepath.Join(work, "data")
@@ -143,7 +144,7 @@ inputs:
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	code, _, errs = run("enroll", "-hub", h.ingestAddr(), "-token-file", tokFile, "-c", cfgPath)
+	code, _, errs = run("enroll", "-hub", h.IngestAddr(), "-token-file", tokFile, "-c", cfgPath)
 	if code != 1 || !strings.Contains(errs, "already enrolled") {
 		t.Errorf("second enroll = %d, %q", code, errs)
 	}
@@ -152,7 +153,7 @@ inputs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := agent.New(cfg, testLogger())
+	a, err := agent.New(cfg, hubtest.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +181,7 @@ inputs:
 	}
 
 	var st agent.Status
-	waitFor(t, 20*time.Second, "event acknowledged in agent status", func() bool {
+	hubtest.WaitFor(t, 20*time.Second, "event acknowledged in agent status", func() bool {
 		code, out, _ := run("status", "-addr", statusAddr, "-json")
 		if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
 			return false
@@ -194,13 +195,13 @@ inputs:
 	if code != 0 {
 		t.Fatalf("status = %d: %s", code, errs)
 	}
-	for _, want := range []string{st.AgentID + " (branch north", "connected " + h.ingestAddr(), "last 1, acknowledged 1", "Input udp_in", "1 events, 0 truncated, 0 parse errors, 0 dropped"} {
+	for _, want := range []string{st.AgentID + " (branch north", "connected " + h.IngestAddr(), "last 1, acknowledged 1", "Input udp_in", "1 events, 0 truncated, 0 parse errors, 0 dropped"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
 	}
 
-	res, err := h.srv.Store().Events(store.EventQuery{Agent: st.AgentID})
+	res, err := h.Srv.Store().Events(store.EventQuery{Agent: st.AgentID})
 	if err != nil || len(res.Events) != 1 || res.Events[0].Event.Original != line || res.Events[0].Event.Input != "udp_in" {
 		t.Fatalf("hub events = %+v, %v", res.Events, err)
 	}

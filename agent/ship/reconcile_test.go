@@ -1,6 +1,7 @@
 package ship_test
 
 import (
+	"github.com/vigil-sec/vigil/hub/hubtest"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func assertRange(t *testing.T, got map[uint64]int, first, last uint64) {
 
 func openBufferAt(t *testing.T, epochTime time.Time) *buffer.Buffer {
 	t.Helper()
-	b, err := buffer.Open(buffer.Config{Dir: t.TempDir()}, testLogger(), func() time.Time { return epochTime })
+	b, err := buffer.Open(buffer.Config{Dir: t.TempDir()}, hubtest.Logger(), func() time.Time { return epochTime })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,13 +59,13 @@ func openBufferAt(t *testing.T, epochTime time.Time) *buffer.Buffer {
 // the buffer's last. The agent must release what it holds, move to a new
 // epoch, and deliver its new records without reusing those seqs.
 func TestShipper_HubAheadOfLostBuffer(t *testing.T) {
-	h := newTestHub(t, nil)
-	a := h.enroll("branch-a")
+	h := hubtest.New(t, nil)
+	a := h.Enroll("branch-a")
 	t0 := time.Now()
 	first := openBufferAt(t, t0)
 	appendRecords(t, first, 1, 300, 100)
 	startShipper(t, h, a, first)
-	waitFor(t, 20*time.Second, "300 acknowledged", func() bool { return first.AckedSeq() == 300 })
+	hubtest.WaitFor(t, 20*time.Second, "300 acknowledged", func() bool { return first.AckedSeq() == 300 })
 
 	// The "same" buffer after a crash that lost seqs 101..300.
 	lost := openBufferAt(t, t0)
@@ -73,11 +74,11 @@ func TestShipper_HubAheadOfLostBuffer(t *testing.T) {
 	}
 	appendRecords(t, lost, 1, 100, 100)
 	startShipper(t, h, a, lost)
-	waitFor(t, 20*time.Second, "move to a new epoch", func() bool { return lost.Epoch() > first.Epoch() })
+	hubtest.WaitFor(t, 20*time.Second, "move to a new epoch", func() bool { return lost.Epoch() > first.Epoch() })
 	appendRecords(t, lost, 101, 150, 50)
-	waitFor(t, 20*time.Second, "new records acknowledged", func() bool { return lost.AckedSeq() == 150 })
+	hubtest.WaitFor(t, 20*time.Second, "new records acknowledged", func() bool { return lost.AckedSeq() == 150 })
 
-	got := storedByEpoch(t, h.srv.Store(), a.id.AgentID)
+	got := storedByEpoch(t, h.Srv.Store(), a.ID.AgentID)
 	if len(got) != 2 {
 		t.Fatalf("events in %d epochs, want 2", len(got))
 	}
@@ -89,22 +90,22 @@ func TestShipper_HubAheadOfLostBuffer(t *testing.T) {
 // while its clock was behind: its epoch is older than the one the hub holds.
 // It must move past the hub's epoch and deliver everything.
 func TestShipper_HubHoldsNewerEpoch(t *testing.T) {
-	h := newTestHub(t, nil)
-	a := h.enroll("branch-a")
+	h := hubtest.New(t, nil)
+	a := h.Enroll("branch-a")
 	now := time.Now()
 	first := openBufferAt(t, now)
 	appendRecords(t, first, 1, 50, 50)
 	startShipper(t, h, a, first)
-	waitFor(t, 20*time.Second, "50 acknowledged", func() bool { return first.AckedSeq() == 50 })
+	hubtest.WaitFor(t, 20*time.Second, "50 acknowledged", func() bool { return first.AckedSeq() == 50 })
 
 	behind := openBufferAt(t, now.Add(-time.Hour))
 	appendRecords(t, behind, 1, 20, 20)
 	startShipper(t, h, a, behind)
-	waitFor(t, 20*time.Second, "recreated buffer delivered", func() bool { return behind.AckedSeq() == 20 })
+	hubtest.WaitFor(t, 20*time.Second, "recreated buffer delivered", func() bool { return behind.AckedSeq() == 20 })
 	if behind.Epoch() <= first.Epoch() {
 		t.Fatalf("epoch %d not moved past the hub's %d", behind.Epoch(), first.Epoch())
 	}
-	got := storedByEpoch(t, h.srv.Store(), a.id.AgentID)
+	got := storedByEpoch(t, h.Srv.Store(), a.ID.AgentID)
 	assertRange(t, got[first.Epoch()], 1, 50)
 	assertRange(t, got[behind.Epoch()], 1, 20)
 }

@@ -3,6 +3,7 @@ package ship_test
 import (
 	"context"
 	"fmt"
+	"github.com/vigil-sec/vigil/hub/hubtest"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +17,7 @@ import (
 
 func openBuffer(t *testing.T) *buffer.Buffer {
 	t.Helper()
-	b, err := buffer.Open(buffer.Config{Dir: t.TempDir()}, testLogger(), time.Now)
+	b, err := buffer.Open(buffer.Config{Dir: t.TempDir()}, hubtest.Logger(), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,14 +48,14 @@ func appendRecords(t *testing.T, b *buffer.Buffer, first, last, chunk int) {
 	}
 }
 
-func startShipper(t *testing.T, h *testHub, a *enrolledAgent, b *buffer.Buffer) *ship.Shipper {
+func startShipper(t *testing.T, h *hubtest.Hub, a *hubtest.Agent, b *buffer.Buffer) *ship.Shipper {
 	t.Helper()
 	sh, err := ship.New(ship.Config{
-		Hubs: []string{h.ingestAddr()}, TLS: a.clientTLS(t), MaxBatchEvents: 500,
+		Hubs: []string{h.IngestAddr()}, TLS: a.ClientTLS(t), MaxBatchEvents: 500,
 		BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 		DialTimeout: 2 * time.Second, AckTimeout: 3 * time.Second,
 		Hostname: "branch-host", AgentVersion: "test",
-	}, b, testLogger())
+	}, b, hubtest.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,17 +128,17 @@ func head(s []string) string {
 }
 
 func TestShipper_DeliversAllAndAcks(t *testing.T) {
-	h := newTestHub(t, nil)
-	a := h.enroll("branch-a")
+	h := hubtest.New(t, nil)
+	a := h.Enroll("branch-a")
 	buf := openBuffer(t)
 	const n = 5000
 	appendRecords(t, buf, 1, n, 250)
 	sh := startShipper(t, h, a, buf)
 
-	waitFor(t, 30*time.Second, "buffer acknowledged to the last seq", func() bool { return buf.AckedSeq() == n })
-	assertExactlyOnce(t, storedSeqs(t, h.srv.Store(), a.id.AgentID), n)
+	hubtest.WaitFor(t, 30*time.Second, "buffer acknowledged to the last seq", func() bool { return buf.AckedSeq() == n })
+	assertExactlyOnce(t, storedSeqs(t, h.Srv.Store(), a.ID.AgentID), n)
 
-	rec, err := h.srv.Store().Agent(a.id.AgentID)
+	rec, err := h.Srv.Store().Agent(a.ID.AgentID)
 	if err != nil || rec == nil {
 		t.Fatalf("agent record: %v %v", rec, err)
 	}
@@ -159,16 +160,16 @@ func TestShipper_DeliversAllAndAcks(t *testing.T) {
 
 	// Records appended while connected are shipped without a reconnect.
 	appendRecords(t, buf, n+1, n+10, 10)
-	waitFor(t, 10*time.Second, "late records acknowledged", func() bool { return buf.AckedSeq() == n+10 })
-	assertExactlyOnce(t, storedSeqs(t, h.srv.Store(), a.id.AgentID), n+10)
+	hubtest.WaitFor(t, 10*time.Second, "late records acknowledged", func() bool { return buf.AckedSeq() == n+10 })
+	assertExactlyOnce(t, storedSeqs(t, h.Srv.Store(), a.ID.AgentID), n+10)
 	if r := sh.Status().Reconnects; r != 0 {
 		t.Errorf("reconnects = %d, want 0", r)
 	}
 }
 
 func TestShipper_HubRestartMidStreamExactlyOnce(t *testing.T) {
-	h := newTestHub(t, nil)
-	a := h.enroll("branch-a")
+	h := hubtest.New(t, nil)
+	a := h.Enroll("branch-a")
 	buf := openBuffer(t)
 	sh := startShipper(t, h, a, buf)
 
@@ -183,66 +184,66 @@ func TestShipper_HubRestartMidStreamExactlyOnce(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	waitFor(t, 30*time.Second, "part of the stream acknowledged", func() bool { return buf.AckedSeq() >= 1000 })
-	h.stop()
+	hubtest.WaitFor(t, 30*time.Second, "part of the stream acknowledged", func() bool { return buf.AckedSeq() >= 1000 })
+	h.Stop()
 	stoppedAt := buf.AckedSeq()
-	h.start()
+	h.Start()
 	wg.Wait()
 
-	waitFor(t, 30*time.Second, "every record acknowledged after the restart", func() bool { return buf.AckedSeq() == n })
+	hubtest.WaitFor(t, 30*time.Second, "every record acknowledged after the restart", func() bool { return buf.AckedSeq() == n })
 	if stoppedAt >= n {
 		t.Fatalf("hub stopped only after everything was acknowledged (%d); the test did not interrupt the stream", stoppedAt)
 	}
-	assertExactlyOnce(t, storedSeqs(t, h.srv.Store(), a.id.AgentID), n)
+	assertExactlyOnce(t, storedSeqs(t, h.Srv.Store(), a.ID.AgentID), n)
 	if r := sh.Status().Reconnects; r < 1 {
 		t.Errorf("reconnects = %d, want at least 1", r)
 	}
-	rec, err := h.srv.Store().Agent(a.id.AgentID)
+	rec, err := h.Srv.Store().Agent(a.ID.AgentID)
 	if err != nil || rec == nil || rec.AckedSeq != n || rec.Events != n {
 		t.Fatalf("agent record after restart: %+v, %v", rec, err)
 	}
 }
 
 func TestShipper_AgentRestartResumesAfterAckedSeq(t *testing.T) {
-	h := newTestHub(t, nil)
-	a := h.enroll("branch-a")
+	h := hubtest.New(t, nil)
+	a := h.Enroll("branch-a")
 	dir := t.TempDir()
-	buf, err := buffer.Open(buffer.Config{Dir: dir}, testLogger(), time.Now)
+	buf, err := buffer.Open(buffer.Config{Dir: dir}, hubtest.Logger(), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	appendRecords(t, buf, 1, 300, 100)
-	sh, err := ship.New(ship.Config{Hubs: []string{h.ingestAddr()}, TLS: a.clientTLS(t), MaxBatchEvents: 100}, buf, testLogger())
+	sh, err := ship.New(ship.Config{Hubs: []string{h.IngestAddr()}, TLS: a.ClientTLS(t), MaxBatchEvents: 100}, buf, hubtest.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sh.Run(ctx) }()
-	waitFor(t, 20*time.Second, "first records acknowledged", func() bool { return buf.AckedSeq() == 300 })
+	hubtest.WaitFor(t, 20*time.Second, "first records acknowledged", func() bool { return buf.AckedSeq() == 300 })
 	cancel()
 	<-done
 	// Restart the agent: a new buffer handle and a new shipper.
 	if err := buf.Close(); err != nil {
 		t.Fatal(err)
 	}
-	buf, err = buffer.Open(buffer.Config{Dir: dir}, testLogger(), time.Now)
+	buf, err = buffer.Open(buffer.Config{Dir: dir}, hubtest.Logger(), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = buf.Close() })
 	appendRecords(t, buf, 301, 400, 100)
 	startShipper(t, h, a, buf)
-	waitFor(t, 20*time.Second, "all acknowledged", func() bool { return buf.AckedSeq() == 400 })
-	assertExactlyOnce(t, storedSeqs(t, h.srv.Store(), a.id.AgentID), 400)
+	hubtest.WaitFor(t, 20*time.Second, "all acknowledged", func() bool { return buf.AckedSeq() == 400 })
+	assertExactlyOnce(t, storedSeqs(t, h.Srv.Store(), a.ID.AgentID), 400)
 }
 
 func TestShipper_NewValidatesConfig(t *testing.T) {
 	buf := openBuffer(t)
-	if _, err := ship.New(ship.Config{}, buf, testLogger()); err == nil || !strings.Contains(err.Error(), "no hub address") {
+	if _, err := ship.New(ship.Config{}, buf, hubtest.Logger()); err == nil || !strings.Contains(err.Error(), "no hub address") {
 		t.Errorf("New without hubs: %v", err)
 	}
-	if _, err := ship.New(ship.Config{Hubs: []string{"127.0.0.1:1"}}, buf, testLogger()); err == nil || !strings.Contains(err.Error(), "TLS configuration required") {
+	if _, err := ship.New(ship.Config{Hubs: []string{"127.0.0.1:1"}}, buf, hubtest.Logger()); err == nil || !strings.Contains(err.Error(), "TLS configuration required") {
 		t.Errorf("New without TLS: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"github.com/vigil-sec/vigil/hub/hubtest"
 	"net"
 	"os"
 	"path/filepath"
@@ -54,19 +55,19 @@ func assertNothingWritten(t *testing.T, dir string) {
 }
 
 func TestEnroll_WritesIdentityAndRegistersAgent(t *testing.T) {
-	h := newTestHub(t, nil)
-	tok := h.createToken("north", time.Now().Add(time.Hour))
+	h := hubtest.New(t, nil)
+	tok := h.CreateToken("north", time.Now().Add(time.Hour))
 	dir := t.TempDir()
 	paths := agentPaths(dir)
-	id, err := doEnroll(h.ingestAddr(), tok.String(), paths)
+	id, err := doEnroll(h.IngestAddr(), tok.String(), paths)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(id.AgentID, "agt-") || len(id.AgentID) != 4+16 || id.Branch != "north" {
 		t.Errorf("identity = %+v", id)
 	}
-	if len(id.Hubs) != 1 || id.Hubs[0] != h.ingestAddr() {
-		t.Errorf("hubs = %q, want [%s]", id.Hubs, h.ingestAddr())
+	if len(id.Hubs) != 1 || id.Hubs[0] != h.IngestAddr() {
+		t.Errorf("hubs = %q, want [%s]", id.Hubs, h.IngestAddr())
 	}
 	for _, p := range []string{paths.Key, paths.Cert, paths.CA, paths.Identity} {
 		fi, err := os.Stat(p)
@@ -101,46 +102,46 @@ func TestEnroll_WritesIdentityAndRegistersAgent(t *testing.T) {
 	if err != nil || who.ID != id.AgentID || who.Branch != "north" {
 		t.Errorf("certificate identity = %+v, %v", who, err)
 	}
-	if _, err := certs[0].Verify(x509.VerifyOptions{Roots: h.ca.Pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+	if _, err := certs[0].Verify(x509.VerifyOptions{Roots: h.CA.Pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Errorf("agent certificate does not verify against the cluster CA: %v", err)
 	}
 	caPEM, _ := os.ReadFile(paths.CA)
-	if string(caPEM) != string(h.ca.CertPEM()) {
+	if string(caPEM) != string(h.CA.CertPEM()) {
 		t.Error("stored CA differs from the cluster CA")
 	}
 
-	rec, err := h.srv.Store().Agent(id.AgentID)
+	rec, err := h.Srv.Store().Agent(id.AgentID)
 	if err != nil || rec == nil {
 		t.Fatalf("agent record: %v, %v", rec, err)
 	}
 	if rec.Branch != "north" || rec.Hostname != "branch-host" || rec.Version != "1.2.3" || rec.EnrolledAt == 0 {
 		t.Errorf("agent record = %v", rec)
 	}
-	tr, err := h.srv.Store().Token(tok.ID)
+	tr, err := h.Srv.Store().Token(tok.ID)
 	if err != nil || tr.UsedBy != id.AgentID || tr.UsedAt == 0 {
 		t.Errorf("token record after use = %v, %v", tr, err)
 	}
 
 	// Enrolling again into the same directory needs Force.
-	tok2 := h.createToken("north", time.Now().Add(time.Hour))
-	if _, err := doEnroll(h.ingestAddr(), tok2.String(), paths); !errors.Is(err, enroll.ErrEnrolled) {
+	tok2 := h.CreateToken("north", time.Now().Add(time.Hour))
+	if _, err := doEnroll(h.IngestAddr(), tok2.String(), paths); !errors.Is(err, enroll.ErrEnrolled) {
 		t.Errorf("second enrollment without force: %v, want ErrEnrolled", err)
 	}
 }
 
 func TestEnroll_TokenRefusals(t *testing.T) {
-	h := newTestHub(t, nil)
-	expired := h.createToken("north", time.Now().Add(-time.Minute))
-	used := h.createToken("north", time.Now().Add(time.Hour))
-	if _, err := doEnroll(h.ingestAddr(), used.String(), agentPaths(t.TempDir())); err != nil {
+	h := hubtest.New(t, nil)
+	expired := h.CreateToken("north", time.Now().Add(-time.Minute))
+	used := h.CreateToken("north", time.Now().Add(time.Hour))
+	if _, err := doEnroll(h.IngestAddr(), used.String(), agentPaths(t.TempDir())); err != nil {
 		t.Fatalf("first use: %v", err)
 	}
-	unknown, err := identity.NewToken(rand.Reader, h.ca.Fingerprint())
+	unknown, err := identity.NewToken(rand.Reader, h.CA.Fingerprint())
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongSecret := h.createToken("north", time.Now().Add(time.Hour))
-	other, _ := identity.NewToken(rand.Reader, h.ca.Fingerprint())
+	wrongSecret := h.CreateToken("north", time.Now().Add(time.Hour))
+	other, _ := identity.NewToken(rand.Reader, h.CA.Fingerprint())
 	wrongSecret.Secret = other.Secret
 
 	cases := []struct {
@@ -156,7 +157,7 @@ func TestEnroll_TokenRefusals(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			id, err := doEnroll(h.ingestAddr(), c.token.String(), agentPaths(dir))
+			id, err := doEnroll(h.IngestAddr(), c.token.String(), agentPaths(dir))
 			if err == nil {
 				t.Fatalf("enrolled as %+v", id)
 			}
@@ -169,21 +170,21 @@ func TestEnroll_TokenRefusals(t *testing.T) {
 		})
 	}
 	// Refusals register nobody and a wrong secret does not burn the token.
-	agents, err := h.srv.Store().Agents("")
+	agents, err := h.Srv.Store().Agents("")
 	if err != nil || len(agents) != 1 {
 		t.Errorf("registered agents = %d, %v; want only the first use", len(agents), err)
 	}
-	if tr, err := h.srv.Store().Token(wrongSecret.ID); err != nil || tr == nil || tr.UsedAt != 0 {
+	if tr, err := h.Srv.Store().Token(wrongSecret.ID); err != nil || tr == nil || tr.UsedAt != 0 {
 		t.Errorf("token after a wrong-secret attempt = %v, %v; want unused", tr, err)
 	}
 }
 
 func TestEnroll_ExpiryIsJudgedAtUse(t *testing.T) {
-	h := newTestHub(t, nil)
-	tok := h.createToken("north", time.Now().Add(300*time.Millisecond))
+	h := hubtest.New(t, nil)
+	tok := h.CreateToken("north", time.Now().Add(300*time.Millisecond))
 	deadline := time.Now().Add(300 * time.Millisecond)
-	waitFor(t, 5*time.Second, "token expiry", func() bool { return time.Now().After(deadline) })
-	_, err := doEnroll(h.ingestAddr(), tok.String(), agentPaths(t.TempDir()))
+	hubtest.WaitFor(t, 5*time.Second, "token expiry", func() bool { return time.Now().After(deadline) })
+	_, err := doEnroll(h.IngestAddr(), tok.String(), agentPaths(t.TempDir()))
 	if err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("enroll with a token past its TTL: %v, want expired", err)
 	}
@@ -212,15 +213,15 @@ func TestEnroll_MalformedTokenFailsBeforeNetwork(t *testing.T) {
 }
 
 func TestEnroll_ForeignCAPinFailsHandshake(t *testing.T) {
-	h := newTestHub(t, nil)
-	tok := h.createToken("north", time.Now().Add(time.Hour))
+	h := hubtest.New(t, nil)
+	tok := h.CreateToken("north", time.Now().Add(time.Hour))
 	foreign, err := pki.CreateCA(t.TempDir(), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok.CAPin = foreign.Fingerprint()
 	dir := t.TempDir()
-	_, err = doEnroll(h.ingestAddr(), tok.String(), agentPaths(dir))
+	_, err = doEnroll(h.IngestAddr(), tok.String(), agentPaths(dir))
 	if err == nil {
 		t.Fatal("enrolled with a token pinning another CA")
 	}
@@ -233,8 +234,8 @@ func TestEnroll_ForeignCAPinFailsHandshake(t *testing.T) {
 	}
 	assertNothingWritten(t, dir)
 	// The token was never presented, so it still works with the right pin.
-	tok.CAPin = h.ca.Fingerprint()
-	if _, err := doEnroll(h.ingestAddr(), tok.String(), agentPaths(t.TempDir())); err != nil {
+	tok.CAPin = h.CA.Fingerprint()
+	if _, err := doEnroll(h.IngestAddr(), tok.String(), agentPaths(t.TempDir())); err != nil {
 		t.Errorf("token after a refused handshake: %v", err)
 	}
 }
@@ -254,15 +255,15 @@ func p384CSR(t *testing.T) []byte {
 }
 
 // rawEnroll sends one EnrollRequest by hand and returns the hub's answer.
-func rawEnroll(t *testing.T, h *testHub, req *agentpb.EnrollRequest) (*agentpb.EnrollResponse, error) {
+func rawEnroll(t *testing.T, h *hubtest.Hub, req *agentpb.EnrollRequest) (*agentpb.EnrollResponse, error) {
 	t.Helper()
-	tlsConf, err := identity.EnrollTLS(h.ca.Fingerprint(), []string{protocol.EnrollALPN})
+	tlsConf, err := identity.EnrollTLS(h.CA.Fingerprint(), []string{protocol.EnrollALPN})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := quic.DialAddr(ctx, h.ingestAddr(), tlsConf, nil)
+	conn, err := quic.DialAddr(ctx, h.IngestAddr(), tlsConf, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,8 +282,8 @@ func rawEnroll(t *testing.T, h *testHub, req *agentpb.EnrollRequest) (*agentpb.E
 }
 
 func TestEnroll_BadRequestDoesNotBurnToken(t *testing.T) {
-	h := newTestHub(t, nil)
-	tok := h.createToken("north", time.Now().Add(time.Hour))
+	h := hubtest.New(t, nil)
+	tok := h.CreateToken("north", time.Now().Add(time.Hour))
 	_, csrPEM, err := identity.NewAgentKeyAndCSR()
 	if err != nil {
 		t.Fatal(err)
@@ -312,7 +313,7 @@ func TestEnroll_BadRequestDoesNotBurnToken(t *testing.T) {
 	if err != nil {
 		t.Fatalf("enroll after refused requests: %v", err)
 	}
-	if resp.Branch != "north" || !strings.HasPrefix(resp.AgentId, "agt-") || len(resp.CertPem) == 0 || string(resp.CaPem) != string(h.ca.CertPEM()) {
+	if resp.Branch != "north" || !strings.HasPrefix(resp.AgentId, "agt-") || len(resp.CertPem) == 0 || string(resp.CaPem) != string(h.CA.CertPEM()) {
 		t.Errorf("response = %v", resp)
 	}
 }

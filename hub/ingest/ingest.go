@@ -72,7 +72,7 @@ type Listener struct {
 	heads map[string]uint64 // agent id -> highest seq the agent reported buffered
 	// closing stops new connection handlers once Close has begun. Guarded by mu.
 	closing bool
-	wg    sync.WaitGroup
+	wg      sync.WaitGroup
 }
 
 type metrics struct {

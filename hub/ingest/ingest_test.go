@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/vigil-sec/vigil/hub/hubtest"
 	"io"
 	"net"
 	"os"
@@ -167,9 +168,9 @@ func assertStored(t *testing.T, st *store.Store, agent string, want ...string) {
 }
 
 func TestIngest_HelloAck(t *testing.T) {
-	h := newTestHub(t, nil)
-	a := h.enroll("north")
-	conn, err := dialAgent(t, h.ingestAddr(), a.clientTLS(t))
+	h := hubtest.New(t, nil)
+	a := h.Enroll("north")
+	conn, err := dialAgent(t, h.IngestAddr(), a.ClientTLS(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +181,7 @@ func TestIngest_HelloAck(t *testing.T) {
 	ha := rs.mustHello(7)
 	// A new agent: the hub holds no epoch for it yet.
 	if ha.ProtocolVersion != protocol.ProtocolVersion || ha.Epoch != 0 || ha.AckedSeq != 0 || ha.NodeId != "hub-1" ||
-		ha.MaxFrameBytes != frame.DefaultMaxSize || len(ha.Members) != 1 || ha.Members[0] != h.ingestAddr() {
+		ha.MaxFrameBytes != frame.DefaultMaxSize || len(ha.Members) != 1 || ha.Members[0] != h.IngestAddr() {
 		t.Errorf("hello ack = %v", ha)
 	}
 	// A peer that speaks versions 1..5 settles on this build's version.
@@ -195,9 +196,9 @@ func TestIngest_HelloAck(t *testing.T) {
 }
 
 func TestIngest_DuplicateAndOverlappingBatches(t *testing.T) {
-	h := newTestHub(t, nil)
-	a := h.enroll("north")
-	conn, err := dialAgent(t, h.ingestAddr(), a.clientTLS(t))
+	h := hubtest.New(t, nil)
+	a := h.Enroll("north")
+	conn, err := dialAgent(t, h.IngestAddr(), a.ClientTLS(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,16 +213,16 @@ func TestIngest_DuplicateAndOverlappingBatches(t *testing.T) {
 	rs.mustSend(batch(7, 2, 3), agentpb.AckStatus_ACK_STATUS_DUPLICATE, 3)
 	// Overlapping: only 4 and 5 are new.
 	rs.mustSend(batch(7, 2, 5), agentpb.AckStatus_ACK_STATUS_OK, 5)
-	assertStored(t, h.srv.Store(), a.id.AgentID, "7/1", "7/2", "7/3", "7/4", "7/5")
+	assertStored(t, h.Srv.Store(), a.ID.AgentID, "7/1", "7/2", "7/3", "7/4", "7/5")
 
-	rec, err := h.srv.Store().Agent(a.id.AgentID)
+	rec, err := h.Srv.Store().Agent(a.ID.AgentID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rec.DuplicateBatches != 2 || rec.Events != 5 || rec.AckedSeq != 5 || rec.Epoch != 7 || rec.Hostname != "raw-client" {
 		t.Errorf("agent record = %v", rec)
 	}
-	if head, ok := h.srv.HeadSeq(a.id.AgentID); !ok || head != 5 {
+	if head, ok := h.Srv.HeadSeq(a.ID.AgentID); !ok || head != 5 {
 		t.Errorf("head seq = %d, %v; want 5", head, ok)
 	}
 
@@ -244,7 +245,7 @@ func TestIngest_DuplicateAndOverlappingBatches(t *testing.T) {
 		t.Errorf("new epoch hello = %v, want the hub's epoch 7, acked_seq 5", ha)
 	}
 	rs3.mustSend(batch(8, 1, 2), agentpb.AckStatus_ACK_STATUS_OK, 2)
-	assertStored(t, h.srv.Store(), a.id.AgentID, "7/1", "7/2", "7/3", "7/4", "7/5", "8/1", "8/2")
+	assertStored(t, h.Srv.Store(), a.ID.AgentID, "7/1", "7/2", "7/3", "7/4", "7/5", "8/1", "8/2")
 
 	// The old epoch: the hello tells the agent the hub is ahead (epoch 8),
 	// and a batch of the old epoch is refused.
@@ -260,9 +261,9 @@ func TestIngest_DuplicateAndOverlappingBatches(t *testing.T) {
 }
 
 func TestIngest_GapRejectedAndStreamClosed(t *testing.T) {
-	h := newTestHub(t, nil)
-	a := h.enroll("north")
-	conn, err := dialAgent(t, h.ingestAddr(), a.clientTLS(t))
+	h := hubtest.New(t, nil)
+	a := h.Enroll("north")
+	conn, err := dialAgent(t, h.IngestAddr(), a.ClientTLS(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +276,7 @@ func TestIngest_GapRejectedAndStreamClosed(t *testing.T) {
 	_, err = rs.send(batch(1, 5, 6))
 	peerError(t, err, frame.CodeRejected, "gap: batch starts at seq 5, next expected 4")
 	rs.assertStreamClosed()
-	assertStored(t, h.srv.Store(), a.id.AgentID, "1/1", "1/2", "1/3")
+	assertStored(t, h.Srv.Store(), a.ID.AgentID, "1/1", "1/2", "1/3")
 
 	// Only the stream closed: the connection carries a new one.
 	rs2, err := openStream(t, conn)
@@ -289,9 +290,9 @@ func TestIngest_GapRejectedAndStreamClosed(t *testing.T) {
 }
 
 func TestIngest_InvalidBatchesRejected(t *testing.T) {
-	h := newTestHub(t, func(c *config.Config) { c.Limits.MaxBatchRawBytes = 1024 })
-	a := h.enroll("north")
-	conn, err := dialAgent(t, h.ingestAddr(), a.clientTLS(t))
+	h := hubtest.New(t, func(c *config.Config) { c.Limits.MaxBatchRawBytes = 1024 })
+	a := h.Enroll("north")
+	conn, err := dialAgent(t, h.IngestAddr(), a.ClientTLS(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,14 +332,14 @@ func TestIngest_InvalidBatchesRejected(t *testing.T) {
 			rs.assertStreamClosed()
 		})
 	}
-	assertStored(t, h.srv.Store(), a.id.AgentID)
+	assertStored(t, h.Srv.Store(), a.ID.AgentID)
 }
 
 func TestIngest_OversizedFrameClosesOnlyThatStream(t *testing.T) {
 	const maxFrame = 64 << 10
-	h := newTestHub(t, func(c *config.Config) { c.Limits.MaxFrameBytes = maxFrame })
-	a := h.enroll("north")
-	conn, err := dialAgent(t, h.ingestAddr(), a.clientTLS(t))
+	h := hubtest.New(t, func(c *config.Config) { c.Limits.MaxFrameBytes = maxFrame })
+	a := h.Enroll("north")
+	conn, err := dialAgent(t, h.IngestAddr(), a.ClientTLS(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,9 +379,9 @@ func TestIngest_OversizedFrameClosesOnlyThatStream(t *testing.T) {
 }
 
 func TestIngest_VersionMismatch(t *testing.T) {
-	h := newTestHub(t, nil)
-	a := h.enroll("north")
-	conn, err := dialAgent(t, h.ingestAddr(), a.clientTLS(t))
+	h := hubtest.New(t, nil)
+	a := h.Enroll("north")
+	conn, err := dialAgent(t, h.IngestAddr(), a.ClientTLS(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,9 +397,9 @@ func TestIngest_VersionMismatch(t *testing.T) {
 }
 
 func TestIngest_FirstFrameMustBeHello(t *testing.T) {
-	h := newTestHub(t, nil)
-	a := h.enroll("north")
-	conn, err := dialAgent(t, h.ingestAddr(), a.clientTLS(t))
+	h := hubtest.New(t, nil)
+	a := h.Enroll("north")
+	conn, err := dialAgent(t, h.IngestAddr(), a.ClientTLS(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,14 +409,14 @@ func TestIngest_FirstFrameMustBeHello(t *testing.T) {
 	}
 	_, err = rs.send(batch(1, 1, 1))
 	peerError(t, err, frame.CodeMalformed, "expected hello")
-	assertStored(t, h.srv.Store(), a.id.AgentID)
+	assertStored(t, h.Srv.Store(), a.ID.AgentID)
 }
 
 // refused asserts that a client cannot complete a hello: the handshake
 // fails, or the connection or stream is closed before a HelloAck.
-func refused(t *testing.T, h *testHub, tlsConf *tls.Config) error {
+func refused(t *testing.T, h *hubtest.Hub, tlsConf *tls.Config) error {
 	t.Helper()
-	conn, err := dialAgent(t, h.ingestAddr(), tlsConf)
+	conn, err := dialAgent(t, h.IngestAddr(), tlsConf)
 	if err != nil {
 		return err
 	}
@@ -435,8 +436,8 @@ func refused(t *testing.T, h *testHub, tlsConf *tls.Config) error {
 }
 
 func TestIngest_NoClientCertificateRefused(t *testing.T) {
-	h := newTestHub(t, nil)
-	tlsConf, err := identity.ClientTLS(h.ca.CertPEM(), nil, nil, []string{protocol.ALPN}, "")
+	h := hubtest.New(t, nil)
+	tlsConf, err := identity.ClientTLS(h.CA.CertPEM(), nil, nil, []string{protocol.ALPN}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +449,7 @@ func TestIngest_NoClientCertificateRefused(t *testing.T) {
 }
 
 func TestIngest_ForeignCACertificateRefusedAtHandshake(t *testing.T) {
-	h := newTestHub(t, nil)
+	h := hubtest.New(t, nil)
 	foreign, err := pki.CreateCA(t.TempDir(), time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -462,7 +463,7 @@ func TestIngest_ForeignCACertificateRefusedAtHandshake(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The client trusts the real hub; only its own certificate is foreign.
-	tlsConf, err := identity.ClientTLS(h.ca.CertPEM(), certPEM, keyPEM, []string{protocol.ALPN}, "")
+	tlsConf, err := identity.ClientTLS(h.CA.CertPEM(), certPEM, keyPEM, []string{protocol.ALPN}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,16 +475,16 @@ func TestIngest_ForeignCACertificateRefusedAtHandshake(t *testing.T) {
 }
 
 func TestIngest_HubNodeCertificateRefusedAsAgent(t *testing.T) {
-	h := newTestHub(t, nil)
-	certPEM, err := os.ReadFile(h.cfg.NodeCertFile())
+	h := hubtest.New(t, nil)
+	certPEM, err := os.ReadFile(h.Cfg.NodeCertFile())
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyPEM, err := os.ReadFile(h.cfg.NodeKeyFile())
+	keyPEM, err := os.ReadFile(h.Cfg.NodeKeyFile())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsConf, err := identity.ClientTLS(h.ca.CertPEM(), certPEM, keyPEM, []string{protocol.ALPN}, "")
+	tlsConf, err := identity.ClientTLS(h.CA.CertPEM(), certPEM, keyPEM, []string{protocol.ALPN}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,9 +496,9 @@ func TestIngest_HubNodeCertificateRefusedAsAgent(t *testing.T) {
 }
 
 func TestIngest_UnregisteredAgentRefused(t *testing.T) {
-	h := newTestHub(t, nil)
+	h := hubtest.New(t, nil)
 	// Signed by the cluster CA, but never enrolled: no agent record.
-	ca, err := pki.LoadCA(h.cfg.TLSDir())
+	ca, err := pki.LoadCA(h.Cfg.TLSDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +510,7 @@ func TestIngest_UnregisteredAgentRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsConf, err := identity.ClientTLS(h.ca.CertPEM(), certPEM, keyPEM, []string{protocol.ALPN}, "")
+	tlsConf, err := identity.ClientTLS(h.CA.CertPEM(), certPEM, keyPEM, []string{protocol.ALPN}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,9 +519,9 @@ func TestIngest_UnregisteredAgentRefused(t *testing.T) {
 }
 
 func TestIngest_CertificateBranchMustMatchRegistration(t *testing.T) {
-	h := newTestHub(t, nil)
-	a := h.enroll("north")
-	ca, err := pki.LoadCA(h.cfg.TLSDir())
+	h := hubtest.New(t, nil)
+	a := h.Enroll("north")
+	ca, err := pki.LoadCA(h.Cfg.TLSDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,11 +531,11 @@ func TestIngest_CertificateBranchMustMatchRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	certPEM, err := ca.SignAgentCSR(csrPEM, a.id.AgentID, "south", time.Now(), time.Hour)
+	certPEM, err := ca.SignAgentCSR(csrPEM, a.ID.AgentID, "south", time.Now(), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsConf, err := identity.ClientTLS(h.ca.CertPEM(), certPEM, keyPEM, []string{protocol.ALPN}, "")
+	tlsConf, err := identity.ClientTLS(h.CA.CertPEM(), certPEM, keyPEM, []string{protocol.ALPN}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,9 @@
-package ingest_test
-
-// In-process hub for integration tests: the same steps as `vigil-hub init`
-// (cluster CA, node certificate, admin token) in a temporary directory, then
-// hub.New and Run with fast Raft timeouts on free loopback ports. This file
-// is duplicated in the packages whose tests need a real hub, because test
-// helpers cannot be shared across packages without a non-test package.
+// Package hubtest runs a real single-node hub in-process for integration
+// tests: the same steps as "vigil-hub init" (cluster CA, node certificate,
+// admin token) in a temporary directory, then hub.New and Run with fast Raft
+// timeouts on free loopback ports, plus enrollment of agents over real QUIC.
+// It is imported only by tests and never by production code.
+package hubtest
 
 import (
 	"context"
@@ -30,17 +29,17 @@ import (
 	"github.com/vigil-sec/vigil/protocol/raftpb"
 )
 
-// testLogger discards logs unless VIGIL_TEST_LOG is set (then they go to
+// Logger discards logs unless VIGIL_TEST_LOG is set (then they go to
 // stderr), so a failing run can be replayed with the hub's view.
-func testLogger() *slog.Logger {
+func Logger() *slog.Logger {
 	if os.Getenv("VIGIL_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// freePort returns a port that is free for both TCP and UDP on 127.0.0.1.
-func freePort(t *testing.T) int {
+// FreePort returns a port that is free for both TCP and UDP on 127.0.0.1.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	for i := 0; i < 50; i++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -60,28 +59,41 @@ func freePort(t *testing.T) int {
 	return 0
 }
 
-type testHub struct {
-	t      *testing.T
-	cfg    config.Config
-	ca     *pki.CA
-	admin  string
-	srv    *hub.Server
+// WaitFor polls cond until it holds or the timeout passes.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Hub is one in-process hub node.
+type Hub struct {
+	t      testing.TB
+	Cfg    config.Config
+	CA     *pki.CA
+	Admin  string // the admin API token
+	Srv    *hub.Server
 	cancel context.CancelFunc
 	done   chan error
 }
 
-// newTestHub initializes a data directory and starts a single-node hub.
+// New initializes a data directory and starts a single-node hub.
 // tweak, when not nil, adjusts the configuration before the start.
-func newTestHub(t *testing.T, tweak func(*config.Config)) *testHub {
+func New(t testing.TB, tweak func(*config.Config)) *Hub {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.DefaultConfig()
 	cfg.DataDir, cfg.NodeID, cfg.LogLevel = dir, "hub-1", "debug"
-	cfg.IngestAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg.IngestAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	cfg.AdvertiseIngest = cfg.IngestAddr
-	cfg.RaftAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg.RaftAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	cfg.AdvertiseRaft = cfg.RaftAddr
-	cfg.APIAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg.APIAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	cfg.Raft.HeartbeatTimeout = 100 * time.Millisecond
 	cfg.Raft.ElectionTimeout = 100 * time.Millisecond
 	if tweak != nil {
@@ -107,22 +119,22 @@ func newTestHub(t *testing.T, tweak func(*config.Config)) *testHub {
 	if err := pki.WriteSecretFile(cfg.AdminTokenFile(), []byte(admin+"\n")); err != nil {
 		t.Fatal(err)
 	}
-	h := &testHub{t: t, cfg: cfg, ca: ca, admin: admin}
-	h.start()
-	t.Cleanup(h.stop)
+	h := &Hub{t: t, Cfg: cfg, CA: ca, Admin: admin}
+	h.Start()
+	t.Cleanup(h.Stop)
 	return h
 }
 
-// start runs hub.New over the data directory and waits for a leader. The
+// Start runs hub.New over the data directory and waits for a leader. The
 // previous run's sockets may take a moment to be released, so a bind
 // failure is retried.
-func (h *testHub) start() {
+func (h *Hub) Start() {
 	h.t.Helper()
 	var srv *hub.Server
 	var err error
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		srv, err = hub.New(h.cfg, testLogger())
+		srv, err = hub.New(h.Cfg, Logger())
 		if err == nil || !strings.Contains(err.Error(), "address already in use") || time.Now().After(deadline) {
 			break
 		}
@@ -132,15 +144,15 @@ func (h *testHub) start() {
 		h.t.Fatalf("hub.New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h.srv, h.cancel, h.done = srv, cancel, make(chan error, 1)
+	h.Srv, h.cancel, h.done = srv, cancel, make(chan error, 1)
 	go func() { h.done <- srv.Run(ctx) }()
 	if err := srv.WaitLeader(10 * time.Second); err != nil {
 		h.t.Fatal(err)
 	}
 }
 
-// stop cancels Run and waits for it to return; it is a no-op when stopped.
-func (h *testHub) stop() {
+// Stop cancels Run and waits for it to return; it is a no-op when stopped.
+func (h *Hub) Stop() {
 	if h.cancel == nil {
 		return
 	}
@@ -156,16 +168,17 @@ func (h *testHub) stop() {
 	h.cancel = nil
 }
 
-func (h *testHub) ingestAddr() string { return h.cfg.IngestAddr }
+// IngestAddr is the node's QUIC address for agents.
+func (h *Hub) IngestAddr() string { return h.Cfg.IngestAddr }
 
-// createToken creates an enrollment token through Raft, as the API does.
-func (h *testHub) createToken(branch string, expiresAt time.Time) identity.Token {
+// CreateToken creates an enrollment token through Raft, as the API does.
+func (h *Hub) CreateToken(branch string, expiresAt time.Time) identity.Token {
 	h.t.Helper()
-	tok, err := identity.NewToken(rand.Reader, h.ca.Fingerprint())
+	tok, err := identity.NewToken(rand.Reader, h.CA.Fingerprint())
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	res, err := h.srv.Apply(fsm.TokenCreateType, &raftpb.TokenCreate{
+	res, err := h.Srv.Apply(fsm.TokenCreateType, &raftpb.TokenCreate{
 		TokenId: tok.ID, SecretHash: tok.SecretHash(), Branch: branch,
 		ExpiresAt: expiresAt.UnixNano(), Now: time.Now().UnixNano(),
 	})
@@ -178,15 +191,16 @@ func (h *testHub) createToken(branch string, expiresAt time.Time) identity.Token
 	return tok
 }
 
-// enrolledAgent is an agent enrolled over real QUIC with its files on disk.
-type enrolledAgent struct {
-	id    *enroll.Identity
-	paths enroll.Paths
+// Agent is an agent enrolled over real QUIC with its files on disk.
+type Agent struct {
+	ID    *enroll.Identity
+	Paths enroll.Paths
 }
 
-func (h *testHub) enroll(branch string) *enrolledAgent {
+// Enroll creates a token for branch and enrolls a new agent with it.
+func (h *Hub) Enroll(branch string) *Agent {
 	h.t.Helper()
-	tok := h.createToken(branch, time.Now().Add(time.Hour))
+	tok := h.CreateToken(branch, time.Now().Add(time.Hour))
 	dir := h.t.TempDir()
 	paths := enroll.Paths{
 		Key: filepath.Join(dir, "tls", "agent.key"), Cert: filepath.Join(dir, "tls", "agent.crt"),
@@ -194,15 +208,15 @@ func (h *testHub) enroll(branch string) *enrolledAgent {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	id, err := enroll.Enroll(ctx, enroll.Request{Hub: h.ingestAddr(), Token: tok.String(), Hostname: "branch-host", AgentVersion: "test", Paths: paths})
+	id, err := enroll.Enroll(ctx, enroll.Request{Hub: h.IngestAddr(), Token: tok.String(), Hostname: "branch-host", AgentVersion: "test", Paths: paths})
 	if err != nil {
 		h.t.Fatalf("enroll: %v", err)
 	}
-	return &enrolledAgent{id: id, paths: paths}
+	return &Agent{ID: id, Paths: paths}
 }
 
-// clientTLS is the agent's mTLS configuration for protocol.ALPN.
-func (a *enrolledAgent) clientTLS(t *testing.T) *tls.Config {
+// ClientTLS is the agent's mTLS configuration for protocol.ALPN.
+func (a *Agent) ClientTLS(t testing.TB) *tls.Config {
 	t.Helper()
 	read := func(p string) []byte {
 		b, err := os.ReadFile(p)
@@ -211,7 +225,7 @@ func (a *enrolledAgent) clientTLS(t *testing.T) *tls.Config {
 		}
 		return b
 	}
-	c, err := identity.ClientTLS(read(a.paths.CA), read(a.paths.Cert), read(a.paths.Key), []string{protocol.ALPN}, "")
+	c, err := identity.ClientTLS(read(a.Paths.CA), read(a.Paths.Cert), read(a.Paths.Key), []string{protocol.ALPN}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
