@@ -6,9 +6,9 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"github.com/vigil-sec/vigil/hub/hubtest"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,31 +199,11 @@ func TestInit_RefusesExistingCA(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		u.Close()
-		return port
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
 // TestCommands_AgainstInitializedHub runs init, starts the node it
 // describes in-process, and drives the API commands with -data.
 func TestCommands_AgainstInitializedHub(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "hub")
-	addr := func() string { return fmt.Sprintf("127.0.0.1:%d", freePort(t)) }
+	addr := func() string { return fmt.Sprintf("127.0.0.1:%d", hubtest.FreePort(t)) }
 	if code, _, errs := run("init", "-data", dir, "-ingest-addr", addr(), "-raft-addr", addr(), "-api-addr", addr()); code != 0 {
 		t.Fatalf("init: %s", errs)
 	}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
+	"github.com/vigil-sec/vigil/hub/hubtest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -63,39 +63,14 @@ func needBinaries(t *testing.T) {
 }
 
 // freePort returns a port free for both TCP and UDP on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		u.Close()
-		return port
-	}
-	t.Fatal("no free port")
-	return 0
-}
+func freePort(t *testing.T) int { return hubtest.FreePort(t) }
 
 func addr(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s", timeout, what)
+	hubtest.WaitFor(t, timeout, what, cond)
 }
 
 // proc is a child process whose output goes to a log file in the test dir.
