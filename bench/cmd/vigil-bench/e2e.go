@@ -57,8 +57,8 @@ func (b *bench) e2eFigures() error {
 	// Drain.
 	t := time.Now()
 	h.stop()
-	b.logf("e2e: hub stopped in %s", time.Since(t).Round(time.Millisecond))
-	b.logf("e2e: hub stopped; filling the agent with %d lines from %d sysloggen processes", n, senders)
+	b.logf("e2e: hub stopped in %s; filling the agent with %d lines from %d sysloggen processes",
+		time.Since(t).Round(time.Millisecond), n, senders)
 	intake, err := b.fill(a, files, 0, uint64(n))
 	if err != nil {
 		return err
@@ -79,11 +79,14 @@ func (b *bench) e2eFigures() error {
 		return err
 	}
 	b.logf("e2e: hub leads again after %s", time.Since(t).Round(time.Millisecond))
+	hubCPU0, agentCPU0 := procCPU(h.proc.pid()), procCPU(a.proc.pid())
+	t = time.Now()
 	dr := <-drained
 	if dr.err != nil {
 		return dr.err
 	}
 	drain := dr.rate
+	b.logCPU("drain", time.Since(t), procCPU(h.proc.pid())-hubCPU0, procCPU(a.proc.pid())-agentCPU0)
 	if m, err := h.metrics("vigil_ingest_commit_seconds_sum", "vigil_ingest_commit_seconds_count"); err == nil {
 		if c := m["vigil_ingest_commit_seconds_count"]; c > 0 {
 			b.logf("e2e: hub: %.0f batches, mean receipt-to-commit %.1f ms", c, 1000*m["vigil_ingest_commit_seconds_sum"]/c)
@@ -100,10 +103,13 @@ func (b *bench) e2eFigures() error {
 		}
 		live <- err
 	}()
+	hubCPU0, agentCPU0 = procCPU(h.proc.pid()), procCPU(a.proc.pid())
+	t = time.Now()
 	liveRate, err := b.measureAcks(a, uint64(n), uint64(2*n), "live")
 	if err != nil {
 		return err
 	}
+	b.logCPU("live", time.Since(t), procCPU(h.proc.pid())-hubCPU0, procCPU(a.proc.pid())-agentCPU0)
 	if err := <-live; err != nil {
 		return err
 	}
@@ -189,4 +195,13 @@ func (b *bench) measureAcks(a *agentNode, from, want uint64, what string) (float
 	b.logf("e2e: %s: %d events acknowledged in %s (seq %d..%d, events_acked_total +%d): %.0f events/s",
 		what, st.Buffer.AckedSeq-a0, t1.Sub(t0).Round(time.Millisecond), a0, st.Buffer.AckedSeq, st.Ship.EventsAcked-evAcked0, rate)
 	return rate, nil
+}
+
+// logCPU reports how busy the hub and the agent were over an interval.
+func (b *bench) logCPU(what string, wall, hub, agent time.Duration) {
+	if hub < 0 || agent < 0 || wall <= 0 {
+		return
+	}
+	b.logf("e2e: %s: over %s the hub used %.1f CPU-s (%.0f%% of one core), the agent %.1f CPU-s (%.0f%%)",
+		what, wall.Round(time.Millisecond), hub.Seconds(), 100*hub.Seconds()/wall.Seconds(), agent.Seconds(), 100*agent.Seconds()/wall.Seconds())
 }

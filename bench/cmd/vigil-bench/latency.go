@@ -20,12 +20,12 @@ import (
 	"github.com/vigil-sec/vigil/protocol/identity"
 )
 
-// intakeRecorder is the input's sink: it passes appends to the buffer and
-// remembers each record's intake time (event.created, set by the input when
-// it read the record) under the seq the buffer assigned.
+// intakeRecorder is the input's sink: the buffer itself, except that it
+// remembers each appended record's intake time (event.created, set by the
+// input when it read the record) under the seq the buffer assigned.
 type intakeRecorder struct {
-	buf *buffer.Buffer
-	mu  sync.Mutex
+	*buffer.Buffer
+	mu sync.Mutex
 	// created[seq-1] is the intake time of seq, in Unix nanoseconds;
 	// durable[seq-1] is when the Append holding it returned (synced).
 	created, durable []int64
@@ -50,7 +50,7 @@ func (r *intakeRecorder) record(first uint64, recs [][]byte) {
 }
 
 func (r *intakeRecorder) Append(ctx context.Context, recs [][]byte, cps ...buffer.Checkpoint) (uint64, error) {
-	first, err := r.buf.Append(ctx, recs, cps...)
+	first, err := r.Buffer.Append(ctx, recs, cps...)
 	if err == nil {
 		r.record(first, recs)
 	}
@@ -58,17 +58,12 @@ func (r *intakeRecorder) Append(ctx context.Context, recs [][]byte, cps ...buffe
 }
 
 func (r *intakeRecorder) TryAppend(recs [][]byte, cps ...buffer.Checkpoint) (uint64, error) {
-	first, err := r.buf.TryAppend(recs, cps...)
+	first, err := r.Buffer.TryAppend(recs, cps...)
 	if err == nil {
 		r.record(first, recs)
 	}
 	return first, err
 }
-
-func (r *intakeRecorder) Checkpoint(name string) ([]byte, bool, error) { return r.buf.Checkpoint(name) }
-
-// MaxBytes implements inputs.Sink.
-func (r *intakeRecorder) MaxBytes() int64 { return r.buf.MaxBytes() }
 
 // ackMark is one acknowledged batch seen by ship.Shipper.OnAck.
 type ackMark struct {
@@ -144,7 +139,7 @@ func (b *bench) latencyFigures() error {
 	if err != nil {
 		return err
 	}
-	rec := &intakeRecorder{buf: buf}
+	rec := &intakeRecorder{Buffer: buf}
 	in, err := syslog.New(syslog.Config{ID: "tcp", Protocol: "tcp", Listen: "127.0.0.1:0", Framing: "octet"}, rec, log.With("component", "input"))
 	if err != nil {
 		buf.Close()

@@ -69,7 +69,7 @@ type parseChildArgs struct {
 // parseRuns is how many times each parse benchmark runs; the median is
 // reported, because fsync latency on shared or virtual disks varies a lot
 // from second to second.
-const parseRuns = 3
+const parseRuns = 5
 
 // runParseChild measures, on the GOMAXPROCS it was started with (1):
 //

@@ -514,3 +514,28 @@ func (h *hubNode) metrics(names ...string) (map[string]float64, error) {
 	}
 	return scrapeMetrics(resp.Body, names...)
 }
+
+// procCPU returns the user plus system CPU time pid has used, or -1 when it
+// cannot be read.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The command name in parentheses may hold spaces; fields follow it.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	// USER_HZ is 100 on every Linux platform Go supports.
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
