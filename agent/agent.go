@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -53,6 +54,9 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 	id, err := enroll.Load(cfg.IdentityFile())
 	if err != nil {
 		return nil, err
+	}
+	if cfg.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimit))
 	}
 	a := &Agent{cfg: cfg, log: log, id: id, started: time.Now(), Ready: make(chan struct{})}
 	ok := false

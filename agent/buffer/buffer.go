@@ -173,7 +173,12 @@ func Open(cfg Config, log *slog.Logger, now func() time.Time) (*Buffer, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	db, err := pebble.Open(cfg.Dir, &pebble.Options{Logger: quietLogger{log}})
+	db, err := pebble.Open(cfg.Dir, &pebble.Options{
+		Logger: quietLogger{log},
+		// Records live briefly and are shipped compressed anyway: spending
+		// CPU on snappy in every flush buys nothing.
+		Levels: []pebble.LevelOptions{{Compression: pebble.NoCompression}},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open buffer %s: %w", cfg.Dir, err)
 	}

@@ -27,10 +27,15 @@ type Config struct {
 	// "127.0.0.1:9774"; "off" disables it.
 	StatusAddr string `yaml:"status_addr"`
 	// LogLevel is debug, info, warn or error. Defaults to info.
-	LogLevel string        `yaml:"log_level"`
-	Buffer   Buffer        `yaml:"buffer"`
-	Ship     Ship          `yaml:"ship"`
-	Inputs   []InputConfig `yaml:"inputs"`
+	LogLevel string `yaml:"log_level"`
+	// MemoryLimit is the Go runtime's soft memory limit: the collector works
+	// harder as the heap nears it, which keeps a branch host's agent small.
+	// Defaults to 32MiB; 0 leaves the runtime default; the GOMEMLIMIT
+	// environment variable, when set, wins.
+	MemoryLimit ByteSize      `yaml:"memory_limit"`
+	Buffer      Buffer        `yaml:"buffer"`
+	Ship        Ship          `yaml:"ship"`
+	Inputs      []InputConfig `yaml:"inputs"`
 }
 
 // Buffer configures the durable queue.
@@ -88,10 +93,11 @@ type InputConfig struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:    "/var/lib/vigil/agent",
-		StatusAddr: "127.0.0.1:9774",
-		LogLevel:   "info",
-		Buffer:     Buffer{MaxBytes: 1 << 30, Fsync: "always", FsyncInterval: time.Second},
+		DataDir:     "/var/lib/vigil/agent",
+		StatusAddr:  "127.0.0.1:9774",
+		LogLevel:    "info",
+		MemoryLimit: 32 << 20,
+		Buffer:      Buffer{MaxBytes: 1 << 30, Fsync: "always", FsyncInterval: time.Second},
 	}
 }
 

@@ -91,11 +91,13 @@ func (p *Processor) Process(raw []byte, received time.Time) []byte {
 	}
 	if perr != nil {
 		p.stats.ParseErrors++
-		if _, ok := p.ev.Get("message"); !ok {
-			// Keep the record searchable as a message when nothing was parsed.
-			p.enc.String("message", strings.ToValidUTF8(string(raw), "\uFFFD"))
+		// The raw record is already in event.original; it is not copied
+		// into message, which would double the event's size.
+		msg := perr.Error()
+		if !utf8.ValidString(msg) {
+			msg = strings.ToValidUTF8(msg, "\uFFFD")
 		}
-		p.enc.String("event.parse_error", strings.ToValidUTF8(perr.Error(), "\uFFFD"))
+		p.enc.String("event.parse_error", msg)
 		p.enc.Tag(sdk.TagParseError)
 	}
 	if truncated {

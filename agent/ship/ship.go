@@ -125,6 +125,8 @@ type Shipper struct {
 	wireBytes   atomic.Uint64
 	reconnects  atomic.Uint64
 	lastAckNs   atomic.Int64
+	// acked1 wakes a lingering sender after an acknowledgement.
+	acked1 chan struct{}
 	// lastProgress is when the last acknowledgement arrived or the first
 	// batch of an idle connection was sent (Unix ns).
 	lastProgress atomic.Int64
@@ -143,11 +145,19 @@ func New(cfg Config, buf *buffer.Buffer, log *slog.Logger) (*Shipper, error) {
 	if cfg.TLS == nil {
 		return nil, errors.New("ship: TLS configuration required")
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	// A batch is at most MaxBatchBytes, so a larger window than that only
+	// costs memory (the default is 8 MiB of history).
+	window := 1 << 20
+	for window < min(cfg.MaxBatchBytes, zstd.MaxWindowSize) {
+		window <<= 1
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(window))
 	if err != nil {
 		return nil, fmt.Errorf("ship: zstd: %w", err)
 	}
-	return &Shipper{cfg: cfg, buf: buf, log: log, enc: enc, hubs: slices.Clone(cfg.Hubs), state: "connecting"}, nil
+	return &Shipper{cfg: cfg, buf: buf, log: log, enc: enc, hubs: slices.Clone(cfg.Hubs), state: "connecting",
+		acked1: make(chan struct{}, 1)}, nil
 }
 
 // Status returns the current state and counters.
@@ -344,32 +354,20 @@ func (s *Shipper) send(ctx context.Context, fw *frame.Writer, queue chan<- sent,
 		if err != nil {
 			return err
 		}
-		if len(recs) == 0 || (len(recs) < s.cfg.MaxBatchEvents && s.inflight.Load() > 0) {
-			// Wait for data; when batches are in flight, linger so the next
-			// batch is fuller.
-			var timer <-chan time.Time
-			if len(recs) > 0 {
-				timer = time.After(s.cfg.Linger)
-			}
+		if len(recs) == 0 {
 			select {
 			case <-notify:
-				if len(recs) > 0 {
-					select {
-					case <-timer:
-					case <-ctx.Done():
-						return ctx.Err()
-					}
-				}
-				recs, err = s.buf.Read(next, s.cfg.MaxBatchEvents, s.cfg.MaxBatchBytes, recs[:0])
-				if err != nil {
-					return err
-				}
-			case <-timer:
+				continue
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			if len(recs) == 0 {
-				continue
+		}
+		if len(recs) < s.cfg.MaxBatchEvents && s.inflight.Load() > 0 {
+			// Batches are in flight: linger so this one leaves fuller, but
+			// no longer than Linger, and not at all once the pipeline is
+			// empty again.
+			if recs, err = s.linger(ctx, notify, recs); err != nil {
+				return err
 			}
 		}
 		payload = payload[:0]
@@ -422,6 +420,41 @@ func (s *Shipper) watchdog(ctx context.Context) error {
 	}
 }
 
+// linger waits for more records to join a partial batch and returns the
+// batch with them appended. It ends at the linger deadline, when the batch
+// could be full, or when no batch is in flight any more.
+func (s *Shipper) linger(ctx context.Context, notify <-chan struct{}, recs []buffer.Record) ([]buffer.Record, error) {
+	deadline := time.NewTimer(s.cfg.Linger)
+	defer deadline.Stop()
+	next := recs[len(recs)-1].Seq + 1
+wait:
+	for {
+		select {
+		case <-deadline.C:
+			break wait
+		case <-s.acked1:
+			if s.inflight.Load() == 0 {
+				break wait
+			}
+		case <-notify:
+			notify = s.buf.Notify()
+			if s.buf.LastSeq()+1-next >= uint64(s.cfg.MaxBatchEvents-len(recs)) {
+				break wait
+			}
+		case <-ctx.Done():
+			return recs, ctx.Err()
+		}
+	}
+	size := 0
+	for _, r := range recs {
+		size += len(r.Data)
+	}
+	if size >= s.cfg.MaxBatchBytes {
+		return recs, nil
+	}
+	return s.buf.Read(next, s.cfg.MaxBatchEvents-len(recs), s.cfg.MaxBatchBytes-size, recs)
+}
+
 // receive reads acknowledgements in order and releases buffer space.
 func (s *Shipper) receive(fr *frame.Reader, queue <-chan sent, progressed *atomic.Bool) error {
 	for {
@@ -445,6 +478,10 @@ func (s *Shipper) receive(fr *frame.Reader, queue <-chan sent, progressed *atomi
 		}
 		s.inflight.Add(-1)
 		s.lastProgress.Store(time.Now().UnixNano())
+		select {
+		case s.acked1 <- struct{}{}:
+		default:
+		}
 		s.acked.Add(1)
 		if ack.Status == agentpb.AckStatus_ACK_STATUS_DUPLICATE {
 			s.dups.Add(1)

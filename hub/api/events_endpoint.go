@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -102,6 +103,11 @@ func RenderEvent(e store.StoredEvent, branch string) map[string]any {
 	}
 	if len(ev.Tags) > 0 {
 		m["tags"] = ev.Tags
+	}
+	if slices.Contains(ev.Tags, "parse_error") {
+		// An unparsed record is its own message; the agent does not store
+		// it twice.
+		m["message"] = m["event.original"]
 	}
 	for _, f := range ev.Fields {
 		switch v := f.Value.(type) {

@@ -120,6 +120,11 @@ func Open(opts Options) (*Store, error) {
 		// Pinned rather than FormatNewest so that a Pebble upgrade never
 		// ratchets the on-disk format implicitly.
 		FormatMajorVersion: pebble.FormatVirtualSSTables,
+		// Log entries are deleted soon after they are written (compaction
+		// after each snapshot); a large memtable lets many of them die
+		// before they are ever flushed.
+		MemTableSize:             32 << 20,
+		MaxConcurrentCompactions: func() int { return 2 },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open raft store %q: %w", opts.Path, err)

@@ -1,15 +1,25 @@
 // Package syslog is the agent's syslog input: RFC 5426 UDP (one record per
 // datagram), and TCP or TLS streams with newline framing or RFC 6587 octet
-// counting (detected per frame when framing is "auto").
+// counting.
+//
+// Framing "auto" (the default) takes a frame as octet-counted when it starts
+// with "LEN <" (digits, a space, the "<" of a PRI), and as a line otherwise,
+// so a line that merely starts with a digit is not mistaken for a length.
+// After one octet-counted frame the connection is taken to use octet
+// counting, and later frames whose message has no PRI are read that way too.
+// A sender whose very first octet-counted frame has no PRI needs framing
+// "octet".
 //
 // Acknowledgement and back-pressure: a stream's next bytes are read only
 // after the records before them were appended to the durable buffer, so a
 // full buffer slows the sender through TCP flow control and nothing a sender
 // saw accepted is lost. UDP cannot wait: when the buffer is full the records
-// are dropped and counted (dropped_buffer_full). Frames whose octet count is
-// not a number or exceeds the limit close that connection only, with a
-// logged reason; over-long newline-framed lines are cut at the line limit and
-// tagged "truncated". The input never drops a record silently.
+// are dropped and counted (dropped_buffer_full). An octet-counted frame whose
+// length is not a number, or that the stream ends inside, closes that
+// connection only, with a logged reason (dropped_invalid_frame). Over-long
+// records of either framing are cut at the line limit and tagged
+// "truncated", and the rest of the record is skipped without buffering it.
+// The input never drops a record silently.
 package syslog
 
 import (
@@ -324,6 +334,7 @@ type framer struct {
 	mode      string
 	truncated bool
 	big       []byte
+	octetSeen bool // auto mode: this connection uses octet counting
 }
 
 func (f *framer) next() ([]byte, error) {
@@ -334,8 +345,14 @@ func (f *framer) next() ([]byte, error) {
 			return nil, err
 		}
 		switch {
-		case f.mode == "octet" || (f.mode == "auto" && c[0] >= '1' && c[0] <= '9' && f.looksOctetCounted()):
-			return f.octet()
+		case f.mode == "octet" || (f.mode == "auto" && c[0] >= '1' && c[0] <= '9' && (f.octetSeen || f.looksOctetCounted())):
+			// Once a connection has sent one octet-counted frame, a digit
+			// starts the next one even when its message lacks a PRI.
+			rec, err := f.octet()
+			if err == nil {
+				f.octetSeen = true
+			}
+			return rec, err
 		case c[0] == '\n' || c[0] == '\r':
 			_, _ = f.r.ReadByte() // empty line between frames
 			continue

@@ -535,15 +535,23 @@ func TestInput_RecordNotHeldBehindIncompleteData(t *testing.T) {
 
 // TestInput_AutoFramingDigitLeadingLine checks that in auto framing a
 // newline-framed line that starts with a digit (a timestamp without PRI) is
-// a line, not an octet count, and the connection goes on.
+// a line, not an octet count; that an octet frame is still recognised by
+// "LEN <"; and that once a connection has used octet counting, frames whose
+// message lacks a PRI are octet-counted too.
 func TestInput_AutoFramingDigitLeadingLine(t *testing.T) {
 	buf := openBuffer(t, 0)
 	in := startInput(t, syslog.Config{Protocol: "tcp"}, buf)
 	c := dial(t, "tcp", in)
-	write(t, c, "2026-12-02T10:00:00Z host app: no pri\n13 <13>octet one"+"\n3 is a number line\n")
-	evs := readEvents(t, buf, 3)
-	if got, want := originals(evs), []string{"2026-12-02T10:00:00Z host app: no pri", "<13>octet one", "3 is a number line"}; !slices.Equal(got, want) {
+	write(t, c, "2026-12-02T10:00:00Z host app: no pri\n13 <13>octet one")
+	evs := readEvents(t, buf, 2)
+	if got, want := originals(evs), []string{"2026-12-02T10:00:00Z host app: no pri", "<13>octet one"}; !slices.Equal(got, want) {
 		t.Fatalf("originals = %q, want %q", got, want)
+	}
+	c2 := dial(t, "tcp", in)
+	write(t, c2, octet("<13>first")+octet("Jan  2 10:00:00 h app: no pri")+octet("12345 digits first"))
+	evs = readEvents(t, buf, 5)
+	if got, want := originals(evs[2:]), []string{"<13>first", "Jan  2 10:00:00 h app: no pri", "12345 digits first"}; !slices.Equal(got, want) {
+		t.Fatalf("octet originals = %q, want %q", got, want)
 	}
 	if n := in.Counters().DroppedInvalid.Load(); n != 0 {
 		t.Fatalf("dropped_invalid_frame = %d", n)
