@@ -173,8 +173,14 @@ func Open(cfg Config, log *slog.Logger, now func() time.Time) (*Buffer, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	// Records are read back soon after they are written, mostly from the
+	// memtable: a small block cache is enough and keeps the agent small
+	// (Pebble's default is 8 MiB).
+	cache := pebble.NewCache(2 << 20)
+	defer cache.Unref()
 	db, err := pebble.Open(cfg.Dir, &pebble.Options{
 		Logger: quietLogger{log},
+		Cache:  cache,
 		// Records live briefly and are shipped compressed anyway: spending
 		// CPU on snappy in every flush buys nothing.
 		Levels: []pebble.LevelOptions{{Compression: pebble.NoCompression}},

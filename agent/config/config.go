@@ -30,7 +30,7 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// MemoryLimit is the Go runtime's soft memory limit: the collector works
 	// harder as the heap nears it, which keeps a branch host's agent small.
-	// Defaults to 24MiB; 0 leaves the runtime default; the GOMEMLIMIT
+	// Defaults to 28MiB; 0 leaves the runtime default; the GOMEMLIMIT
 	// environment variable, when set, wins.
 	MemoryLimit ByteSize      `yaml:"memory_limit"`
 	Buffer      Buffer        `yaml:"buffer"`
@@ -96,7 +96,7 @@ func DefaultConfig() Config {
 		DataDir:     "/var/lib/vigil/agent",
 		StatusAddr:  "127.0.0.1:9774",
 		LogLevel:    "info",
-		MemoryLimit: 24 << 20,
+		MemoryLimit: 28 << 20,
 		Buffer:      Buffer{MaxBytes: 1 << 30, Fsync: "always", FsyncInterval: time.Second},
 	}
 }
