@@ -21,6 +21,38 @@ type TokenError struct {
 
 func (e *TokenError) Error() string { return e.Message }
 
+// Token kinds.
+const (
+	TokenKindAgent  = "agent"
+	TokenKindServer = "server"
+)
+
+// kindOf reads a token record's kind; records from before kinds existed are
+// agent tokens.
+func kindOf(t *raftpb.TokenRecord) string {
+	if t.Kind == "" {
+		return TokenKindAgent
+	}
+	return t.Kind
+}
+
+// checkToken decides whether a token may be spent now for kind.
+func checkToken(tok *raftpb.TokenRecord, secretHash string, now int64, kind string) *TokenError {
+	switch {
+	case tok == nil:
+		return &TokenError{TokenErrUnknown, "token not known to this cluster"}
+	case subtle.ConstantTimeCompare([]byte(tok.SecretHash), []byte(secretHash)) != 1:
+		return &TokenError{TokenErrInvalid, "token secret does not match"}
+	case kindOf(tok) != kind:
+		return &TokenError{TokenErrInvalid, fmt.Sprintf("a %s token cannot be used to join as %s", kindOf(tok), kind)}
+	case tok.UsedAt != 0:
+		return &TokenError{TokenErrUsed, "token was already used by " + tok.UsedBy}
+	case now >= tok.ExpiresAt:
+		return &TokenError{TokenErrExpired, "token expired"}
+	}
+	return nil
+}
+
 // Token refusal codes.
 const (
 	TokenErrUnknown = "unknown"
@@ -52,7 +84,7 @@ func applyTokenCreate(c *applyCtx, payload []byte) (any, error) {
 	}
 	rec := &raftpb.TokenRecord{
 		Id: m.TokenId, SecretHash: m.SecretHash, Branch: m.Branch,
-		CreatedAt: m.Now, ExpiresAt: m.ExpiresAt, Description: m.Description,
+		CreatedAt: m.Now, ExpiresAt: m.ExpiresAt, Description: m.Description, Kind: m.Kind,
 	}
 	if err := c.putToken(rec); err != nil {
 		return nil, err
@@ -71,15 +103,9 @@ func applyTokenConsume(c *applyCtx, payload []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case tok == nil:
-		return &TokenResult{Err: &TokenError{TokenErrUnknown, "enrollment token not known to this cluster"}}, nil
-	case subtle.ConstantTimeCompare([]byte(tok.SecretHash), []byte(m.SecretHash)) != 1:
-		return &TokenResult{Err: &TokenError{TokenErrInvalid, "enrollment token secret does not match"}}, nil
-	case tok.UsedAt != 0:
-		return &TokenResult{Err: &TokenError{TokenErrUsed, "enrollment token was already used by agent " + tok.UsedBy}}, nil
-	case m.Now >= tok.ExpiresAt:
-		return &TokenResult{Err: &TokenError{TokenErrExpired, "enrollment token expired"}}, nil
+	if refusal := checkToken(tok, m.SecretHash, m.Now, TokenKindAgent); refusal != nil {
+		refusal.Message = "enrollment " + refusal.Message
+		return &TokenResult{Err: refusal}, nil
 	}
 	existing, err := c.agent(m.AgentId)
 	if err != nil {

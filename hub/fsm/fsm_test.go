@@ -173,13 +173,13 @@ func TestFSM_UnknownMessageType(t *testing.T) {
 func TestFSM_MessageTypeNumbers(t *testing.T) {
 	// Numbers are part of the log format: never renumbered.
 	for typ, want := range map[fsm.MessageType]string{
-		1: "ingest_batch", 2: "token_create", 3: "token_consume", 4: "retention", 128 | 2: "token_create", 5: "unknown", 0: "unknown",
+		1: "ingest_batch", 2: "token_create", 3: "token_consume", 4: "retention", 5: "member_upsert", 6: "server_join", 128 | 2: "token_create", 7: "unknown", 0: "unknown",
 	} {
 		if typ.String() != want {
 			t.Errorf("type %d is %q, want %q", uint8(typ), typ.String(), want)
 		}
 	}
-	if fsm.IngestBatchType != 1 || fsm.TokenCreateType != 2 || fsm.TokenConsumeType != 3 || fsm.RetentionType != 4 || fsm.IgnoreUnknownTypeFlag != 128 {
+	if fsm.IngestBatchType != 1 || fsm.TokenCreateType != 2 || fsm.TokenConsumeType != 3 || fsm.RetentionType != 4 || fsm.MemberUpsertType != 5 || fsm.ServerJoinType != 6 || fsm.IgnoreUnknownTypeFlag != 128 {
 		t.Fatal("a message type was renumbered")
 	}
 	b := cmd(t, fsm.TokenCreateType, &raftpb.TokenCreate{TokenId: "x"})

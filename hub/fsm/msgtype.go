@@ -12,6 +12,8 @@ const (
 	TokenCreateType  MessageType = 2 // raftpb.TokenCreate
 	TokenConsumeType MessageType = 3 // raftpb.TokenConsume
 	RetentionType    MessageType = 4 // raftpb.Retention
+	MemberUpsertType MessageType = 5 // raftpb.MemberUpsert
+	ServerJoinType   MessageType = 6 // raftpb.ServerJoin
 )
 
 // IgnoreUnknownTypeFlag marks a command that older hubs may skip safely. A
@@ -29,6 +31,10 @@ func (t MessageType) String() string {
 		return "token_consume"
 	case RetentionType:
 		return "retention"
+	case MemberUpsertType:
+		return "member_upsert"
+	case ServerJoinType:
+		return "server_join"
 	}
 	return "unknown"
 }

@@ -5,6 +5,7 @@
 //
 //	a <agent_id>                                  AgentRecord (protobuf)
 //	t <token_id>                                  TokenRecord (protobuf)
+//	n <node_id>                                   MemberRecord (protobuf): hub nodes
 //	e t <ts:8> <agent_id> 0x00 <epoch:8> <seq:8>  event (protocol/event wire form)
 //	e b <branch> 0x00 <ts:8> <agent_id> 0x00 <epoch:8> <seq:8>   empty: branch index
 //	e a <agent_id> 0x00 <ts:8> <agent_id> 0x00 <epoch:8> <seq:8> empty: agent index

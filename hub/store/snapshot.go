@@ -24,6 +24,7 @@ const (
 	EventRecord            RecordType = 3
 	EventBranchIndexRecord RecordType = 4
 	EventAgentIndexRecord  RecordType = 5
+	MemberRecord           RecordType = 6
 )
 
 // table is one key range persisted as records of one type. Every prefix the
@@ -40,6 +41,7 @@ var tables = []table{
 	{EventRecord, eventPrimary},
 	{EventBranchIndexRecord, eventBranch},
 	{EventAgentIndexRecord, eventAgent},
+	{MemberRecord, []byte{prefixMember}},
 }
 
 const snapshotMagic = "VIGILSN1"

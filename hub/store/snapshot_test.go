@@ -383,7 +383,8 @@ func TestStore_Restore_HandMadeSnapshot(t *testing.T) {
 		t.Fatalf("agent = %v", got)
 	}
 	if kinds := store.TableRecordTypes(); !reflect.DeepEqual(kinds, []store.RecordType{
-		store.AgentRecord, store.TokenRecord, store.EventRecord, store.EventBranchIndexRecord, store.EventAgentIndexRecord}) {
+		store.AgentRecord, store.TokenRecord, store.EventRecord, store.EventBranchIndexRecord, store.EventAgentIndexRecord,
+		store.MemberRecord}) {
 		t.Fatalf("record types %v", kinds)
 	}
 }
@@ -571,6 +572,14 @@ func TestStore_SnapshotCoversEveryPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, s, 2, nil, nil, []ev{{ts: 1, agent: "agent2", branch: "branch2", epoch: 2, seq: 2}})
+	mb := s.NewBatch()
+	if err := mb.PutMember(&raftpb.MemberRecord{NodeId: "hub-1", RaftAddr: "127.0.0.1:7444"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.Commit(3); err != nil {
+		t.Fatal(err)
+	}
+	mb.Close()
 
 	prefixes := store.TablePrefixes()
 	for _, p := range prefixes {
@@ -604,8 +613,8 @@ func TestStore_SnapshotCoversEveryPrefix(t *testing.T) {
 		t.Error("no meta key seen: the accessor does not see the whole database")
 	}
 	// Each kind of write produced keys of its own table: agent, token,
-	// event, branch index, agent index.
-	if want := []int{1, 1, 2, 2, 2}; !reflect.DeepEqual(used, want) {
+	// event, branch index, agent index, member.
+	if want := []int{1, 1, 2, 2, 2, 1}; !reflect.DeepEqual(used, want) {
 		t.Errorf("keys per table %v, want %v", used, want)
 	}
 

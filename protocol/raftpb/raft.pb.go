@@ -152,13 +152,16 @@ func (x *IngestBatch) GetAgentVersion() string {
 
 // TokenCreate records a new enrollment token (only its secret's hash).
 type TokenCreate struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TokenId       string                 `protobuf:"bytes,1,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
-	SecretHash    string                 `protobuf:"bytes,2,opt,name=secret_hash,json=secretHash,proto3" json:"secret_hash,omitempty"`
-	Branch        string                 `protobuf:"bytes,3,opt,name=branch,proto3" json:"branch,omitempty"`
-	ExpiresAt     int64                  `protobuf:"varint,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
-	Now           int64                  `protobuf:"varint,5,opt,name=now,proto3" json:"now,omitempty"`
-	Description   string                 `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	TokenId     string                 `protobuf:"bytes,1,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	SecretHash  string                 `protobuf:"bytes,2,opt,name=secret_hash,json=secretHash,proto3" json:"secret_hash,omitempty"`
+	Branch      string                 `protobuf:"bytes,3,opt,name=branch,proto3" json:"branch,omitempty"`
+	ExpiresAt   int64                  `protobuf:"varint,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	Now         int64                  `protobuf:"varint,5,opt,name=now,proto3" json:"now,omitempty"`
+	Description string                 `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	// kind is "agent" (the default when empty) or "server": a server token
+	// admits a hub node, never an agent, and the other way round.
+	Kind          string `protobuf:"bytes,7,opt,name=kind,proto3" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -231,6 +234,13 @@ func (x *TokenCreate) GetNow() int64 {
 func (x *TokenCreate) GetDescription() string {
 	if x != nil {
 		return x.Description
+	}
+	return ""
+}
+
+func (x *TokenCreate) GetKind() string {
+	if x != nil {
+		return x.Kind
 	}
 	return ""
 }
@@ -456,6 +466,7 @@ type TokenRecord struct {
 	UsedAt        int64                  `protobuf:"varint,6,opt,name=used_at,json=usedAt,proto3" json:"used_at,omitempty"`
 	UsedBy        string                 `protobuf:"bytes,7,opt,name=used_by,json=usedBy,proto3" json:"used_by,omitempty"`
 	Description   string                 `protobuf:"bytes,8,opt,name=description,proto3" json:"description,omitempty"`
+	Kind          string                 `protobuf:"bytes,9,opt,name=kind,proto3" json:"kind,omitempty"` // "agent" (empty) or "server"
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -542,6 +553,13 @@ func (x *TokenRecord) GetUsedBy() string {
 func (x *TokenRecord) GetDescription() string {
 	if x != nil {
 		return x.Description
+	}
+	return ""
+}
+
+func (x *TokenRecord) GetKind() string {
+	if x != nil {
+		return x.Kind
 	}
 	return ""
 }
@@ -662,6 +680,214 @@ func (x *Retention) GetReason() string {
 	return ""
 }
 
+// MemberRecord is one hub node as the cluster knows it: where peers reach its
+// Raft transport and where agents and clients reach it.
+type MemberRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	RaftAddr      string                 `protobuf:"bytes,2,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	IngestAddr    string                 `protobuf:"bytes,3,opt,name=ingest_addr,json=ingestAddr,proto3" json:"ingest_addr,omitempty"`
+	ApiAddr       string                 `protobuf:"bytes,4,opt,name=api_addr,json=apiAddr,proto3" json:"api_addr,omitempty"`
+	JoinedAt      int64                  `protobuf:"varint,5,opt,name=joined_at,json=joinedAt,proto3" json:"joined_at,omitempty"`
+	UpdatedAt     int64                  `protobuf:"varint,6,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberRecord) Reset() {
+	*x = MemberRecord{}
+	mi := &file_raft_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberRecord) ProtoMessage() {}
+
+func (x *MemberRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberRecord.ProtoReflect.Descriptor instead.
+func (*MemberRecord) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *MemberRecord) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *MemberRecord) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *MemberRecord) GetIngestAddr() string {
+	if x != nil {
+		return x.IngestAddr
+	}
+	return ""
+}
+
+func (x *MemberRecord) GetApiAddr() string {
+	if x != nil {
+		return x.ApiAddr
+	}
+	return ""
+}
+
+func (x *MemberRecord) GetJoinedAt() int64 {
+	if x != nil {
+		return x.JoinedAt
+	}
+	return 0
+}
+
+func (x *MemberRecord) GetUpdatedAt() int64 {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return 0
+}
+
+// MemberUpsert records a node's addresses (the node proposes its own).
+type MemberUpsert struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *MemberRecord          `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Now           int64                  `protobuf:"varint,2,opt,name=now,proto3" json:"now,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberUpsert) Reset() {
+	*x = MemberUpsert{}
+	mi := &file_raft_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberUpsert) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberUpsert) ProtoMessage() {}
+
+func (x *MemberUpsert) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberUpsert.ProtoReflect.Descriptor instead.
+func (*MemberUpsert) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *MemberUpsert) GetMember() *MemberRecord {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+func (x *MemberUpsert) GetNow() int64 {
+	if x != nil {
+		return x.Now
+	}
+	return 0
+}
+
+// ServerJoin spends a server join token for a new hub node.
+type ServerJoin struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TokenId       string                 `protobuf:"bytes,1,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	SecretHash    string                 `protobuf:"bytes,2,opt,name=secret_hash,json=secretHash,proto3" json:"secret_hash,omitempty"`
+	NodeId        string                 `protobuf:"bytes,3,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Now           int64                  `protobuf:"varint,4,opt,name=now,proto3" json:"now,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerJoin) Reset() {
+	*x = ServerJoin{}
+	mi := &file_raft_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerJoin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerJoin) ProtoMessage() {}
+
+func (x *ServerJoin) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerJoin.ProtoReflect.Descriptor instead.
+func (*ServerJoin) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ServerJoin) GetTokenId() string {
+	if x != nil {
+		return x.TokenId
+	}
+	return ""
+}
+
+func (x *ServerJoin) GetSecretHash() string {
+	if x != nil {
+		return x.SecretHash
+	}
+	return ""
+}
+
+func (x *ServerJoin) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *ServerJoin) GetNow() int64 {
+	if x != nil {
+		return x.Now
+	}
+	return 0
+}
+
 var File_raft_proto protoreflect.FileDescriptor
 
 const file_raft_proto_rawDesc = "" +
@@ -680,7 +906,7 @@ const file_raft_proto_rawDesc = "" +
 	"\x03now\x18\t \x01(\x03R\x03now\x12\x1a\n" +
 	"\bhostname\x18\n" +
 	" \x01(\tR\bhostname\x12#\n" +
-	"\ragent_version\x18\v \x01(\tR\fagentVersion\"\xb4\x01\n" +
+	"\ragent_version\x18\v \x01(\tR\fagentVersion\"\xc8\x01\n" +
 	"\vTokenCreate\x12\x19\n" +
 	"\btoken_id\x18\x01 \x01(\tR\atokenId\x12\x1f\n" +
 	"\vsecret_hash\x18\x02 \x01(\tR\n" +
@@ -689,7 +915,8 @@ const file_raft_proto_rawDesc = "" +
 	"\n" +
 	"expires_at\x18\x04 \x01(\x03R\texpiresAt\x12\x10\n" +
 	"\x03now\x18\x05 \x01(\x03R\x03now\x12 \n" +
-	"\vdescription\x18\x06 \x01(\tR\vdescription\"\xb8\x01\n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\x12\x12\n" +
+	"\x04kind\x18\a \x01(\tR\x04kind\"\xb8\x01\n" +
 	"\fTokenConsume\x12\x19\n" +
 	"\btoken_id\x18\x01 \x01(\tR\atokenId\x12\x1f\n" +
 	"\vsecret_hash\x18\x02 \x01(\tR\n" +
@@ -711,7 +938,7 @@ const file_raft_proto_rawDesc = "" +
 	"\x06events\x18\t \x01(\x04R\x06events\x12\x18\n" +
 	"\abatches\x18\n" +
 	" \x01(\x04R\abatches\x12+\n" +
-	"\x11duplicate_batches\x18\v \x01(\x04R\x10duplicateBatches\"\xe8\x01\n" +
+	"\x11duplicate_batches\x18\v \x01(\x04R\x10duplicateBatches\"\xfc\x01\n" +
 	"\vTokenRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vsecret_hash\x18\x02 \x01(\tR\n" +
@@ -723,14 +950,34 @@ const file_raft_proto_rawDesc = "" +
 	"expires_at\x18\x05 \x01(\x03R\texpiresAt\x12\x17\n" +
 	"\aused_at\x18\x06 \x01(\x03R\x06usedAt\x12\x17\n" +
 	"\aused_by\x18\a \x01(\tR\x06usedBy\x12 \n" +
-	"\vdescription\x18\b \x01(\tR\vdescription\"O\n" +
+	"\vdescription\x18\b \x01(\tR\vdescription\x12\x12\n" +
+	"\x04kind\x18\t \x01(\tR\x04kind\"O\n" +
 	"\x0eSnapshotHeader\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12#\n" +
 	"\rapplied_index\x18\x02 \x01(\x04R\fappliedIndex\"M\n" +
 	"\tRetention\x12\x16\n" +
 	"\x06cutoff\x18\x01 \x01(\x03R\x06cutoff\x12\x10\n" +
 	"\x03now\x18\x02 \x01(\x03R\x03now\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reasonB,Z*github.com/vigil-sec/vigil/protocol/raftpbb\x06proto3"
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xbc\x01\n" +
+	"\fMemberRecord\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
+	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1f\n" +
+	"\vingest_addr\x18\x03 \x01(\tR\n" +
+	"ingestAddr\x12\x19\n" +
+	"\bapi_addr\x18\x04 \x01(\tR\aapiAddr\x12\x1b\n" +
+	"\tjoined_at\x18\x05 \x01(\x03R\bjoinedAt\x12\x1d\n" +
+	"\n" +
+	"updated_at\x18\x06 \x01(\x03R\tupdatedAt\"U\n" +
+	"\fMemberUpsert\x123\n" +
+	"\x06member\x18\x01 \x01(\v2\x1b.vigil.raft.v1.MemberRecordR\x06member\x12\x10\n" +
+	"\x03now\x18\x02 \x01(\x03R\x03now\"s\n" +
+	"\n" +
+	"ServerJoin\x12\x19\n" +
+	"\btoken_id\x18\x01 \x01(\tR\atokenId\x12\x1f\n" +
+	"\vsecret_hash\x18\x02 \x01(\tR\n" +
+	"secretHash\x12\x17\n" +
+	"\anode_id\x18\x03 \x01(\tR\x06nodeId\x12\x10\n" +
+	"\x03now\x18\x04 \x01(\x03R\x03nowB,Z*github.com/vigil-sec/vigil/protocol/raftpbb\x06proto3"
 
 var (
 	file_raft_proto_rawDescOnce sync.Once
@@ -744,7 +991,7 @@ func file_raft_proto_rawDescGZIP() []byte {
 	return file_raft_proto_rawDescData
 }
 
-var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_raft_proto_goTypes = []any{
 	(*IngestBatch)(nil),    // 0: vigil.raft.v1.IngestBatch
 	(*TokenCreate)(nil),    // 1: vigil.raft.v1.TokenCreate
@@ -753,13 +1000,17 @@ var file_raft_proto_goTypes = []any{
 	(*TokenRecord)(nil),    // 4: vigil.raft.v1.TokenRecord
 	(*SnapshotHeader)(nil), // 5: vigil.raft.v1.SnapshotHeader
 	(*Retention)(nil),      // 6: vigil.raft.v1.Retention
+	(*MemberRecord)(nil),   // 7: vigil.raft.v1.MemberRecord
+	(*MemberUpsert)(nil),   // 8: vigil.raft.v1.MemberUpsert
+	(*ServerJoin)(nil),     // 9: vigil.raft.v1.ServerJoin
 }
 var file_raft_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	7, // 0: vigil.raft.v1.MemberUpsert.member:type_name -> vigil.raft.v1.MemberRecord
+	1, // [1:1] is the sub-list for method output_type
+	1, // [1:1] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_raft_proto_init() }
@@ -773,7 +1024,7 @@ func file_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_raft_proto_rawDesc), len(file_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
