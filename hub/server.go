@@ -46,6 +46,7 @@ type Server struct {
 	apiLn  net.Listener
 	apiSrv *http.Server
 	reg    *prometheus.Registry
+	peers  *http.Client // node-to-node HTTPS with this node's certificate
 }
 
 // New starts the node's Raft and listeners; Run serves until shutdown.
@@ -120,12 +121,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	// Derived from the node key so it is the same after a restart, which is
 	// what lets the restarted node reset its predecessor's connections.
 	resetKey := quic.StatelessResetKey(sha256.Sum256(append([]byte("vigil stateless reset v1\x00"), keyPEM...)))
-	enr := &enroll.Handler{CA: ca, Raft: s.node.Raft, Members: s.members, Log: log.With("component", "enroll")}
+	enr := &enroll.Handler{CA: ca, Apply: s.applyCmd, Members: s.members, Log: log.With("component", "enroll")}
 	s.ingest, err = ingest.New(ingest.Config{
 		Addr: cfg.IngestAddr, TLS: ingestTLS, NodeID: cfg.NodeID, Members: s.members,
 		MaxFrameBytes: cfg.Limits.MaxFrameBytes, MaxBatchRawBytes: cfg.Limits.MaxBatchRawBytes,
 		InflightPerStream: cfg.Limits.InflightPerStream, StatelessResetKey: &resetKey,
-	}, s.node.Raft, s.st, enr, s.reg, log.With("component", "ingest"))
+	}, s, s.st, enr, s.reg, log.With("component", "ingest"))
 	if err != nil {
 		return nil, err
 	}
@@ -133,12 +134,22 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api certificate: %w", err)
 	}
-	if s.apiLn, err = tls.Listen("tcp", cfg.APIAddr, &tls.Config{Certificates: []tls.Certificate{apiCert}, MinVersion: tls.VersionTLS13}); err != nil {
+	// Clients authenticate with bearer tokens; other hub nodes also present
+	// their certificates, which the internal endpoints require.
+	if s.apiLn, err = tls.Listen("tcp", cfg.APIAddr, &tls.Config{Certificates: []tls.Certificate{apiCert}, MinVersion: tls.VersionTLS13,
+		ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool()}); err != nil {
 		return nil, fmt.Errorf("listen api %s: %w", cfg.APIAddr, err)
 	}
-	handler := api.New(s, map[string]api.Scope{strings.TrimSpace(string(adminTok)): {Name: "admin", Branch: api.AllBranches}},
+	if s.peers, err = peerClient(ca.CertPEM(), certPEM, keyPEM); err != nil {
+		return nil, err
+	}
+	apiHandler := api.New(s, map[string]api.Scope{strings.TrimSpace(string(adminTok)): {Name: "admin", Branch: api.AllBranches}},
 		promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}), log.With("component", "api"))
-	s.apiSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
+	mux := http.NewServeMux()
+	mux.Handle("/v1/internal/", s.internalHandler())
+	mux.HandleFunc("POST /v1/cluster/join", s.handleJoin)
+	mux.Handle("/", apiHandler)
+	s.apiSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	ok = true
 	return s, nil
@@ -149,6 +160,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.ingest.Serve(ctx) }()
 	go s.leaderLoop(ctx)
+	go s.registerSelf(ctx)
 	go func() {
 		if err := s.apiSrv.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("api: %w", err)
@@ -193,15 +205,6 @@ func (s *Server) close() {
 // WaitLeader waits until the cluster has elected a leader.
 func (s *Server) WaitLeader(timeout time.Duration) error { return s.node.WaitLeader(timeout) }
 
-// members returns the agent-facing addresses of the cluster's nodes.
-func (s *Server) members() []string {
-	adv := s.cfg.AdvertiseIngest
-	if adv == "" {
-		adv = s.cfg.IngestAddr
-	}
-	return []string{adv}
-}
-
 // awaitLeader waits, during an election, until the cluster has a leader, so
 // a request that arrives while one is being chosen is not refused at once.
 func (s *Server) awaitLeader(timeout time.Duration) error {
@@ -226,24 +229,18 @@ func (s *Server) CA() *pki.CA { return s.ca }
 // HeadSeq implements api.Backend.
 func (s *Server) HeadSeq(agent string) (uint64, bool) { return s.ingest.HeadSeq(agent) }
 
-// Apply proposes a command and waits for its result. Only the leader can
-// apply; a follower answers raft.ErrNotLeader.
+// Apply proposes a command and waits for its result; a follower forwards it
+// to the leader.
 func (s *Server) Apply(t fsm.MessageType, m proto.Message) (any, error) {
 	cmd, err := fsm.Encode(t, m)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.awaitLeader(5 * time.Second); err != nil {
+	res, err := s.applyCmd(cmd, 10*time.Second)
+	if err != nil {
 		return nil, fmt.Errorf("apply %s: %w", t, err)
 	}
-	f := s.node.Raft.Apply(cmd, 10*time.Second)
-	if err := f.Error(); err != nil {
-		return nil, fmt.Errorf("apply %s: %w", t, err)
-	}
-	if se, ok := f.Response().(*fsm.StoreError); ok {
-		return nil, se
-	}
-	return f.Response(), nil
+	return res, nil
 }
 
 // ReadBarrier implements api.Backend: it confirms leadership with a quorum

@@ -33,6 +33,13 @@ type Config struct {
 	AdvertiseRaft string `yaml:"advertise_raft"`
 	// APIAddr is the TCP address of the HTTPS API. Defaults to "127.0.0.1:8443".
 	APIAddr string `yaml:"api_addr"`
+	// AdvertiseAPI is the API address other nodes use for this node.
+	// Defaults to APIAddr.
+	AdvertiseAPI string `yaml:"advertise_api"`
+	// Join lists API addresses of existing cluster nodes. A node with no
+	// Raft state asks them to add it as a voter (it must have been
+	// initialised with a server join token: vigil-hub init -join).
+	Join []string `yaml:"join"`
 	// Bootstrap forms a new single-node cluster when this node has no Raft
 	// state. Defaults to true.
 	Bootstrap *bool `yaml:"bootstrap"`

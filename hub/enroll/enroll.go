@@ -28,15 +28,14 @@ import (
 	"github.com/vigil-sec/vigil/protocol/raftpb"
 )
 
-// Raft is the part of *raft.Raft enrollment uses.
-type Raft interface {
-	Apply(cmd []byte, timeout time.Duration) raft.ApplyFuture
-}
+// Apply applies an encoded command through Raft (forwarding it to the
+// leader from a follower) and returns the state machine's result.
+type Apply func(cmd []byte, timeout time.Duration) (any, error)
 
 // Handler serves enrollment connections.
 type Handler struct {
 	CA      *pki.CA
-	Raft    Raft
+	Apply   Apply
 	Members func() []string
 	Log     *slog.Logger
 	// CertValidity is the lifetime of agent certificates; default one year.
@@ -115,16 +114,16 @@ func (h *Handler) enroll(req *agentpb.EnrollRequest) (*agentpb.EnrollResponse, s
 	if err != nil {
 		return nil, frame.CodeInternal, err
 	}
-	f := h.Raft.Apply(cmd, 10*time.Second)
-	if err := f.Error(); err != nil {
+	out, err := h.Apply(cmd, 10*time.Second)
+	if err != nil {
 		if errors.Is(err, raft.ErrNotLeader) {
 			return nil, frame.CodeNotLeader, fmt.Errorf("this hub node is not the leader; retry another node")
 		}
 		return nil, frame.CodeInternal, fmt.Errorf("spend token: %w", err)
 	}
-	res, ok := f.Response().(*fsm.TokenResult)
+	res, ok := out.(*fsm.TokenResult)
 	if !ok {
-		return nil, frame.CodeInternal, fmt.Errorf("spend token: unexpected result %T", f.Response())
+		return nil, frame.CodeInternal, fmt.Errorf("spend token: unexpected result %T", out)
 	}
 	if res.Err != nil {
 		return nil, tokenCode(res.Err.Code), res.Err

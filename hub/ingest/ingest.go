@@ -22,10 +22,23 @@ import (
 	"github.com/vigil-sec/vigil/protocol/raftpb"
 )
 
-// Raft is the part of *raft.Raft the listener uses.
-type Raft interface {
-	Apply(cmd []byte, timeout time.Duration) raft.ApplyFuture
+// Future is a command on its way through Raft; raft.ApplyFuture is one.
+type Future interface {
+	Error() error
+	Response() any
 }
+
+// Raft proposes commands. *raft.Raft satisfies it through RaftProposer; the
+// hub server's proposer also forwards to the leader from a follower.
+type Raft interface {
+	Propose(cmd []byte, timeout time.Duration) Future
+}
+
+// RaftProposer adapts *raft.Raft (leader-only, no forwarding).
+type RaftProposer struct{ R *raft.Raft }
+
+// Propose implements Raft.
+func (p RaftProposer) Propose(cmd []byte, timeout time.Duration) Future { return p.R.Apply(cmd, timeout) }
 
 // Enroller serves connections that negotiated the enrollment ALPN.
 type Enroller interface {
@@ -255,7 +268,7 @@ type stream struct {
 
 type inflight struct {
 	batch    *agentpb.Batch
-	future   raft.ApplyFuture
+	future   Future
 	received time.Time
 	err      error // set when the batch was refused before proposing
 }
@@ -353,7 +366,7 @@ func (st *stream) serve(ctx context.Context) {
 			pending <- inflight{err: &refusal{frame.CodeInternal, err.Error()}}
 			return
 		}
-		pending <- inflight{batch: b, future: l.raft.Apply(cmd, l.cfg.ApplyTimeout), received: time.Now()}
+		pending <- inflight{batch: b, future: l.raft.Propose(cmd, l.cfg.ApplyTimeout), received: time.Now()}
 	}
 }
 
