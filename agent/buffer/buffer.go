@@ -139,6 +139,14 @@ type Buffer struct {
 	bytes    int64      // queued plus reserved
 	nextSeq  uint64     // next seq to assign (writer goroutine only)
 	lastSeq  uint64     // highest committed seq
+	// durableSeq is the highest seq known to be synced. Read never goes
+	// past it, so the hub can never acknowledge a record this buffer could
+	// still lose in a crash (with fsync "interval"): after a restart the
+	// next seq is always one the hub has not seen.
+	durableSeq uint64
+	// epochStart is the first seq of the current epoch (1 for a new
+	// buffer); batches carry it so the hub knows where the epoch begins.
+	epochStart uint64
 	ackedSeq uint64
 	chunks   []chunk // committed, unacked runs in seq order
 	notify   chan struct{}
@@ -150,8 +158,9 @@ type Buffer struct {
 }
 
 var (
-	keyEpoch = []byte("mepoch")
-	keyAcked = []byte("macked")
+	keyEpoch      = []byte("mepoch")
+	keyEpochStart = []byte("mepochstart")
+	keyAcked      = []byte("macked")
 )
 
 func queueKey(seq uint64) []byte {
@@ -270,6 +279,14 @@ func (b *Buffer) load(now func() time.Time) error {
 		b.lastSeq = b.ackedSeq
 	}
 	b.nextSeq = b.lastSeq + 1
+	b.durableSeq = b.lastSeq // what survived the restart is on disk
+	b.epochStart = 1
+	if v, closer, err := b.db.Get(keyEpochStart); err == nil {
+		b.epochStart = binary.BigEndian.Uint64(v)
+		closer.Close()
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("read epoch start: %w", err)
+	}
 	return nil
 }
 
@@ -289,11 +306,23 @@ func (b *Buffer) SetEpoch(epoch uint64) error {
 	if epoch <= b.epoch.Load() {
 		return fmt.Errorf("set epoch %d: not newer than %d", epoch, b.epoch.Load())
 	}
-	var e [8]byte
+	// The new epoch begins at the lowest record the hub has not
+	// acknowledged: everything below it is delivered, everything from it
+	// on is sent in the new epoch.
+	start := b.AckedSeq() + 1
+	batch := b.db.NewBatch()
+	defer batch.Close()
+	var e, st [8]byte
 	binary.BigEndian.PutUint64(e[:], epoch)
-	if err := b.db.Set(keyEpoch, e[:], pebble.Sync); err != nil {
+	binary.BigEndian.PutUint64(st[:], start)
+	_ = batch.Set(keyEpoch, e[:], nil)
+	_ = batch.Set(keyEpochStart, st[:], nil)
+	if err := b.db.Apply(batch, pebble.Sync); err != nil {
 		return fmt.Errorf("set epoch: %w", err)
 	}
+	b.mu.Lock()
+	b.epochStart = start
+	b.mu.Unlock()
 	b.epoch.Store(epoch)
 	return nil
 }
@@ -457,6 +486,9 @@ func (b *Buffer) writer() {
 		b.nextSeq = seq
 		if n > 0 {
 			b.lastSeq = seq - 1
+			if b.wo.Sync {
+				b.durableSeq = b.lastSeq
+			}
 			b.chunks = append(b.chunks, chunk{last: seq - 1, count: n, bytes: groupBytes})
 		} else {
 			b.bytes -= groupBytes
@@ -478,9 +510,21 @@ func (b *Buffer) syncer() {
 	for {
 		select {
 		case <-t.C:
+			b.mu.Lock()
+			upTo := b.lastSeq
+			b.mu.Unlock()
 			if err := b.db.LogData(nil, pebble.Sync); err != nil {
 				b.log.Error("buffer sync failed", "error", err)
+				continue
 			}
+			b.mu.Lock()
+			if upTo > b.durableSeq {
+				b.durableSeq = upTo
+				ch := b.notify
+				b.notify = make(chan struct{})
+				close(ch)
+			}
+			b.mu.Unlock()
 		case <-b.stop:
 			return
 		}
@@ -501,6 +545,21 @@ func (b *Buffer) LastSeq() uint64 {
 	return b.lastSeq
 }
 
+// DurableSeq returns the highest seq known to be synced to disk; Read
+// returns nothing beyond it.
+func (b *Buffer) DurableSeq() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.durableSeq
+}
+
+// EpochStart returns the first seq of the current epoch.
+func (b *Buffer) EpochStart() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.epochStart
+}
+
 // AckedSeq returns the highest acknowledged seq.
 func (b *Buffer) AckedSeq() uint64 {
 	b.mu.Lock()
@@ -515,7 +574,7 @@ func (b *Buffer) Read(from uint64, maxCount, maxBytes int, dst []Record) ([]Reco
 	if b.closed.Load() {
 		return dst, ErrClosed
 	}
-	last := b.LastSeq()
+	last := b.DurableSeq()
 	if from > last {
 		return dst, nil
 	}

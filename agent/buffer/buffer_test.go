@@ -175,6 +175,11 @@ func TestBuffer_NotifyAndConcurrentAppendOrder(t *testing.T) {
 	default:
 		t.Fatal("notify channel not closed after commits")
 	}
+	// With fsync "interval" nothing is readable before the next sync.
+	deadline := time.Now().Add(5 * time.Second)
+	for b.DurableSeq() < b.LastSeq() && time.Now().Before(deadline) {
+		<-b.Notify()
+	}
 	got := readAll(t, b, 1)
 	if len(got) != writers*each*3 {
 		t.Fatalf("read %d", len(got))
@@ -276,10 +281,62 @@ func TestBuffer_SetEpochKeepsRecordsAndSeqs(t *testing.T) {
 	if first != 6 {
 		t.Fatalf("seq after SetEpoch = %d, want 6 (numbering continues)", first)
 	}
+	// Nothing was acknowledged: the new epoch begins at seq 1.
+	if b.EpochStart() != 1 {
+		t.Fatalf("epoch start %d, want 1", b.EpochStart())
+	}
+	_ = b.Ack(6)
+	if err := b.SetEpoch(e + 20); err != nil || b.EpochStart() != 7 {
+		t.Fatalf("epoch start after ack 6: %d (%v), want 7", b.EpochStart(), err)
+	}
 	b.Close()
 	b = open(t, Config{Dir: dir})
 	defer b.Close()
-	if b.Epoch() != e+10 || len(readAll(t, b, 1)) != 6 {
-		t.Fatalf("after reopen: epoch %d (want %d), %d records", b.Epoch(), e+10, len(readAll(t, b, 1)))
+	if b.Epoch() != e+20 || b.EpochStart() != 7 || b.LastSeq() != 6 {
+		t.Fatalf("after reopen: epoch %d (want %d), start %d, last %d", b.Epoch(), e+20, b.EpochStart(), b.LastSeq())
+	}
+}
+
+// TestBuffer_IntervalReadsOnlyDurable checks that with fsync "interval" a
+// record is not handed to the shipper before it is synced, so the hub can
+// never acknowledge a seq a crash could take back.
+func TestBuffer_IntervalReadsOnlyDurable(t *testing.T) {
+	b := open(t, Config{Dir: t.TempDir(), Fsync: FsyncInterval, FsyncInterval: time.Hour})
+	defer b.Close()
+	if _, err := b.Append(context.Background(), recs(1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if b.LastSeq() != 10 || b.DurableSeq() != 0 {
+		t.Fatalf("last %d durable %d, want 10 and 0 before any sync", b.LastSeq(), b.DurableSeq())
+	}
+	if got := readAll(t, b, 1); len(got) != 0 {
+		t.Fatalf("read %d unsynced records", len(got))
+	}
+	// fsync "always": durable at once.
+	a := open(t, Config{Dir: t.TempDir()})
+	defer a.Close()
+	if _, err := a.Append(context.Background(), recs(1, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if a.DurableSeq() != 3 || len(readAll(t, a, 1)) != 3 {
+		t.Fatalf("always: durable %d", a.DurableSeq())
+	}
+}
+
+func TestBuffer_IntervalSyncMakesDurable(t *testing.T) {
+	b := open(t, Config{Dir: t.TempDir(), Fsync: FsyncInterval, FsyncInterval: 5 * time.Millisecond})
+	defer b.Close()
+	if _, err := b.Append(context.Background(), recs(1, 4)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for b.DurableSeq() < 4 {
+		if time.Now().After(deadline) {
+			t.Fatal("sync never made the records durable")
+		}
+		<-b.Notify()
+	}
+	if got := readAll(t, b, 1); len(got) != 4 {
+		t.Fatalf("read %d after sync", len(got))
 	}
 }

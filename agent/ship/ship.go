@@ -387,7 +387,7 @@ func (s *Shipper) send(ctx context.Context, fw *frame.Writer, queue chan<- sent,
 		created, _ := event.Created(recs[len(recs)-1].Data)
 		b := &agentpb.Batch{
 			Epoch: s.buf.Epoch(), FirstSeq: first, LastSeq: last, Compression: agentpb.Compression_COMPRESSION_ZSTD,
-			RawBytes: uint32(len(payload)), Payload: wire, HeadSeq: s.buf.LastSeq(),
+			RawBytes: uint32(len(payload)), Payload: wire, HeadSeq: s.buf.LastSeq(), EpochStart: s.buf.EpochStart(),
 		}
 		// Reserve a window slot before sending so at most Inflight batches
 		// are unacknowledged.

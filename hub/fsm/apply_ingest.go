@@ -82,16 +82,20 @@ func applyIngestBatch(c *applyCtx, payload []byte) (any, error) {
 		return &IngestResult{Status: IngestRejected, AckedSeq: rec.AckedSeq,
 			Reason: fmt.Sprintf("stale epoch %d, agent is at epoch %d", m.Epoch, rec.Epoch)}, nil
 	case m.Epoch > rec.Epoch:
-		// A new epoch starts wherever its first batch starts: the agent
-		// keeps counting seqs when it moves to a new epoch (after a crash
-		// lost unsynced records the hub already has, or after its clock went
-		// back), and it always resumes at its lowest unacknowledged seq, so
-		// the first batch of an epoch is the epoch's beginning. Within the
-		// epoch, duplicates and gaps are judged as before.
+		// A new epoch starts where the agent says it does (epoch_start):
+		// the agent keeps counting seqs when it moves to a new epoch (its
+		// clock went back, or its buffer was restored from an old copy).
+		// Within the epoch, duplicates and gaps are judged as before.
 		if m.FirstSeq == 0 {
 			return &IngestResult{Status: IngestRejected, AckedSeq: 0, Reason: "invalid seq range"}, nil
 		}
-		rec.Epoch, rec.AckedSeq = m.Epoch, m.FirstSeq-1
+		base := m.FirstSeq - 1
+		if m.EpochStart > 0 {
+			// The agent says where the epoch begins: a batch that starts
+			// later is a gap (its predecessor was refused or lost).
+			base = m.EpochStart - 1
+		}
+		rec.Epoch, rec.AckedSeq = m.Epoch, base
 	}
 	if m.LastSeq < m.FirstSeq || m.FirstSeq == 0 {
 		return &IngestResult{Status: IngestRejected, AckedSeq: rec.AckedSeq, Reason: "invalid seq range"}, nil

@@ -340,3 +340,25 @@ func TestFSM_Ingest_ChainInOneBatch(t *testing.T) {
 		t.Fatal("one-by-one apply differs from one batch")
 	}
 }
+
+// TestFSM_Ingest_EpochStartMakesLostFirstBatchAGap checks that when the
+// agent declares where a new epoch starts, a batch after a refused (or lost)
+// first batch of that epoch is a gap, not a new beginning.
+func TestFSM_Ingest_EpochStartMakesLostFirstBatchAGap(t *testing.T) {
+	h := newHarness(t)
+	h.enroll("ag", "b")
+	h.ingest(seqBatch("ag", 1, 1, 10, 1))
+	later := seqBatch("ag", 2, 21, 30, 2)
+	later.EpochStart = 11
+	if r := h.ingest(later); r.Status != fsm.IngestRejected || !contains(r.Reason, "gap") {
+		t.Fatalf("batch after the epoch's missing first batch: %+v", r)
+	}
+	first := seqBatch("ag", 2, 11, 20, 3)
+	first.EpochStart = 11
+	if r := h.ingest(first); r.Status != fsm.IngestStored || r.AckedSeq != 20 {
+		t.Fatalf("first batch of epoch 2: %+v", r)
+	}
+	if r := h.ingest(later); r.Status != fsm.IngestStored || r.AckedSeq != 30 {
+		t.Fatalf("second batch of epoch 2: %+v", r)
+	}
+}

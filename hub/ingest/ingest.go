@@ -360,7 +360,7 @@ func (st *stream) serve(ctx context.Context) {
 			AgentId: st.agent.ID, Branch: st.agent.Branch, Epoch: b.Epoch,
 			FirstSeq: b.FirstSeq, LastSeq: b.LastSeq, Compression: uint32(b.Compression),
 			RawBytes: b.RawBytes, Payload: b.Payload, Now: time.Now().UnixNano(),
-			Hostname: hello.Hostname, AgentVersion: hello.AgentVersion,
+			Hostname: hello.Hostname, AgentVersion: hello.AgentVersion, EpochStart: b.EpochStart,
 		})
 		if err != nil {
 			pending <- inflight{err: &refusal{frame.CodeInternal, err.Error()}}

@@ -302,7 +302,11 @@ type Batch struct {
 	Payload     []byte                 `protobuf:"bytes,6,opt,name=payload,proto3" json:"payload,omitempty"`
 	// head_seq is the agent's highest buffered seq when it sent the batch, so
 	// the hub can report how far behind the agent is.
-	HeadSeq       uint64 `protobuf:"varint,7,opt,name=head_seq,json=headSeq,proto3" json:"head_seq,omitempty"`
+	HeadSeq uint64 `protobuf:"varint,7,opt,name=head_seq,json=headSeq,proto3" json:"head_seq,omitempty"`
+	// epoch_start is the first seq of this epoch. The hub starts a new epoch
+	// there, so a refused first batch of an epoch is a gap for the batches
+	// after it. 0 (older agents): the epoch starts at the first batch.
+	EpochStart    uint64 `protobuf:"varint,8,opt,name=epoch_start,json=epochStart,proto3" json:"epoch_start,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -382,6 +386,13 @@ func (x *Batch) GetPayload() []byte {
 func (x *Batch) GetHeadSeq() uint64 {
 	if x != nil {
 		return x.HeadSeq
+	}
+	return 0
+}
+
+func (x *Batch) GetEpochStart() uint64 {
+	if x != nil {
+		return x.EpochStart
 	}
 	return 0
 }
@@ -923,7 +934,7 @@ const file_agent_proto_rawDesc = "" +
 	"\tacked_seq\x18\x03 \x01(\x04R\backedSeq\x12\x18\n" +
 	"\amembers\x18\x04 \x03(\tR\amembers\x12\x17\n" +
 	"\anode_id\x18\x05 \x01(\tR\x06nodeId\x12&\n" +
-	"\x0fmax_frame_bytes\x18\x06 \x01(\rR\rmaxFrameBytes\"\xe6\x01\n" +
+	"\x0fmax_frame_bytes\x18\x06 \x01(\rR\rmaxFrameBytes\"\x87\x02\n" +
 	"\x05Batch\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1b\n" +
 	"\tfirst_seq\x18\x02 \x01(\x04R\bfirstSeq\x12\x19\n" +
@@ -931,7 +942,9 @@ const file_agent_proto_rawDesc = "" +
 	"\vcompression\x18\x04 \x01(\x0e2\x1b.vigil.agent.v1.CompressionR\vcompression\x12\x1b\n" +
 	"\traw_bytes\x18\x05 \x01(\rR\brawBytes\x12\x18\n" +
 	"\apayload\x18\x06 \x01(\fR\apayload\x12\x19\n" +
-	"\bhead_seq\x18\a \x01(\x04R\aheadSeq\"\xb9\x01\n" +
+	"\bhead_seq\x18\a \x01(\x04R\aheadSeq\x12\x1f\n" +
+	"\vepoch_start\x18\b \x01(\x04R\n" +
+	"epochStart\"\xb9\x01\n" +
 	"\x03Ack\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1b\n" +
 	"\tfirst_seq\x18\x02 \x01(\x04R\bfirstSeq\x12\x19\n" +

@@ -39,6 +39,7 @@ type IngestBatch struct {
 	Now           int64                  `protobuf:"varint,9,opt,name=now,proto3" json:"now,omitempty"`
 	Hostname      string                 `protobuf:"bytes,10,opt,name=hostname,proto3" json:"hostname,omitempty"`
 	AgentVersion  string                 `protobuf:"bytes,11,opt,name=agent_version,json=agentVersion,proto3" json:"agent_version,omitempty"`
+	EpochStart    uint64                 `protobuf:"varint,12,opt,name=epoch_start,json=epochStart,proto3" json:"epoch_start,omitempty"` // first seq of the epoch (agentpb.Batch.epoch_start)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -148,6 +149,13 @@ func (x *IngestBatch) GetAgentVersion() string {
 		return x.AgentVersion
 	}
 	return ""
+}
+
+func (x *IngestBatch) GetEpochStart() uint64 {
+	if x != nil {
+		return x.EpochStart
+	}
+	return 0
 }
 
 // TokenCreate records a new enrollment token (only its secret's hash).
@@ -893,7 +901,7 @@ var File_raft_proto protoreflect.FileDescriptor
 const file_raft_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
-	"raft.proto\x12\rvigil.raft.v1\"\xba\x02\n" +
+	"raft.proto\x12\rvigil.raft.v1\"\xdb\x02\n" +
 	"\vIngestBatch\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x16\n" +
 	"\x06branch\x18\x02 \x01(\tR\x06branch\x12\x14\n" +
@@ -906,7 +914,9 @@ const file_raft_proto_rawDesc = "" +
 	"\x03now\x18\t \x01(\x03R\x03now\x12\x1a\n" +
 	"\bhostname\x18\n" +
 	" \x01(\tR\bhostname\x12#\n" +
-	"\ragent_version\x18\v \x01(\tR\fagentVersion\"\xc8\x01\n" +
+	"\ragent_version\x18\v \x01(\tR\fagentVersion\x12\x1f\n" +
+	"\vepoch_start\x18\f \x01(\x04R\n" +
+	"epochStart\"\xc8\x01\n" +
 	"\vTokenCreate\x12\x19\n" +
 	"\btoken_id\x18\x01 \x01(\tR\atokenId\x12\x1f\n" +
 	"\vsecret_hash\x18\x02 \x01(\tR\n" +
