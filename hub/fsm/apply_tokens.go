@@ -30,7 +30,7 @@ const (
 // kindOf reads a token record's kind; records from before kinds existed are
 // agent tokens.
 func kindOf(t *raftpb.TokenRecord) string {
-	if t.Kind == "" {
+	if t == nil || t.Kind == "" {
 		return TokenKindAgent
 	}
 	return t.Kind
@@ -44,9 +44,9 @@ func checkToken(tok *raftpb.TokenRecord, secretHash string, now int64, kind stri
 	case subtle.ConstantTimeCompare([]byte(tok.SecretHash), []byte(secretHash)) != 1:
 		return &TokenError{TokenErrInvalid, "token secret does not match"}
 	case kindOf(tok) != kind:
-		return &TokenError{TokenErrInvalid, fmt.Sprintf("a %s token cannot be used to join as %s", kindOf(tok), kind)}
+		return &TokenError{TokenErrInvalid, fmt.Sprintf("token is for joining as %s, not as %s", kindOf(tok), kind)}
 	case tok.UsedAt != 0:
-		return &TokenError{TokenErrUsed, "token was already used by " + tok.UsedBy}
+		return &TokenError{TokenErrUsed, fmt.Sprintf("token was already used (by %s %s)", kindOf(tok), tok.UsedBy)}
 	case now >= tok.ExpiresAt:
 		return &TokenError{TokenErrExpired, "token expired"}
 	}
@@ -104,7 +104,9 @@ func applyTokenConsume(c *applyCtx, payload []byte) (any, error) {
 		return nil, err
 	}
 	if refusal := checkToken(tok, m.SecretHash, m.Now, TokenKindAgent); refusal != nil {
-		refusal.Message = "enrollment " + refusal.Message
+		if refusal.Code != TokenErrInvalid || kindOf(tok) == TokenKindAgent {
+			refusal.Message = "enrollment " + refusal.Message
+		}
 		return &TokenResult{Err: refusal}, nil
 	}
 	existing, err := c.agent(m.AgentId)
