@@ -324,4 +324,6 @@ func RequestJoin(ctx context.Context, addr string, req JoinRequest) (*JoinRespon
 }
 
 // NewServerToken makes a join token for a new hub node.
-func NewServerToken(caPin string) (identity.Token, error) { return identity.NewToken(rand.Reader, caPin) }
+func NewServerToken(caPin string) (identity.Token, error) {
+	return identity.NewToken(rand.Reader, caPin)
+}

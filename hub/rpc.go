@@ -2,6 +2,7 @@ package hub
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,9 +13,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/vigil-sec/vigil/hub/api"
 	"github.com/vigil-sec/vigil/hub/fsm"
 	"github.com/vigil-sec/vigil/hub/ingest"
 	"github.com/vigil-sec/vigil/protocol/identity"
+	"github.com/vigil-sec/vigil/protocol/raftpb"
 )
 
 // Forward-or-apply. Every write enters the cluster through applyCmd: on the
@@ -75,27 +78,54 @@ func (a applyResult) unwrap() (any, error) {
 }
 
 // applyCmd applies an encoded command on the leader, forwarding it when this
-// node is a follower.
+// node is a follower. During an election it keeps trying, against whichever
+// node leads, until timeout: an agent connected to a surviving node then
+// sees a slow acknowledgement rather than an error. Retrying is safe
+// because every command is idempotent (see above).
 func (s *Server) applyCmd(cmd []byte, timeout time.Duration) (any, error) {
-	if err := s.awaitLeader(5 * time.Second); err != nil {
-		return nil, err
+	deadline := time.Now().Add(timeout)
+	for attempt := 0; ; attempt++ {
+		res, retry, err := s.applyOnce(cmd, time.Until(deadline))
+		if err == nil || !retry || time.Now().Add(50*time.Millisecond).After(deadline) {
+			return res, err
+		}
+		time.Sleep(min(time.Duration(attempt+1)*25*time.Millisecond, 250*time.Millisecond))
+	}
+}
+
+// applyOnce makes one attempt and says whether a failure may be retried.
+func (s *Server) applyOnce(cmd []byte, timeout time.Duration) (any, bool, error) {
+	if err := s.awaitLeader(min(timeout, 5*time.Second)); err != nil {
+		return nil, true, err
 	}
 	if s.node.Raft.State() == raft.Leader {
 		f := s.node.Raft.Apply(cmd, timeout)
 		if err := f.Error(); err != nil {
-			if !errors.Is(err, raft.ErrNotLeader) {
-				return nil, err
-			}
-			// Lost leadership between the check and the apply: forward.
-		} else {
-			if se, ok := f.Response().(*fsm.StoreError); ok {
-				return nil, se
-			}
-			return f.Response(), nil
+			retry := errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrEnqueueTimeout)
+			return nil, retry, err
 		}
+		if se, ok := f.Response().(*fsm.StoreError); ok {
+			return nil, false, se
+		}
+		return f.Response(), false, nil
 	}
-	return s.forwardCmd(cmd, timeout)
+	res, err := s.forwardCmd(cmd, timeout)
+	var fe *forwardError
+	if errors.As(err, &fe) {
+		return nil, fe.retry, err
+	}
+	return res, false, err
 }
+
+// forwardError is a failed forward; retry says whether another attempt
+// (after an election) may succeed.
+type forwardError struct {
+	err   error
+	retry bool
+}
+
+func (e *forwardError) Error() string { return "forward to leader: " + e.err.Error() }
+func (e *forwardError) Unwrap() error { return e.err }
 
 // Propose implements ingest.Raft. On the leader it is raft.Apply. On a
 // follower the command is forwarded when the future is first waited on, so
@@ -151,28 +181,30 @@ func (s *Server) leaderAPI() (string, error) {
 func (s *Server) forwardCmd(cmd []byte, timeout time.Duration) (any, error) {
 	base, err := s.leaderAPI()
 	if err != nil {
-		return nil, fmt.Errorf("forward to leader: %w", err)
+		return nil, &forwardError{err, true}
 	}
-	req, err := http.NewRequest("POST", base+"/v1/internal/apply", bytes.NewReader(cmd))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", base+"/v1/internal/apply", bytes.NewReader(cmd))
 	if err != nil {
-		return nil, err
+		return nil, &forwardError{err, false}
 	}
 	req.Header.Set("X-Vigil-Timeout", timeout.String())
 	resp, err := s.peers.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("forward to leader: %w", err)
+		return nil, &forwardError{err, true} // the leader died or is unreachable
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxForwardBytes))
 	if err != nil {
-		return nil, fmt.Errorf("forward to leader: %w", err)
+		return nil, &forwardError{err, true}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("forward to leader: %s: %s", resp.Status, bytes.TrimSpace(body))
+		return nil, &forwardError{fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(body)), resp.StatusCode == http.StatusServiceUnavailable}
 	}
 	var ar applyResult
 	if err := json.Unmarshal(body, &ar); err != nil {
-		return nil, fmt.Errorf("forward to leader: decode result: %w", err)
+		return nil, &forwardError{fmt.Errorf("decode result: %w", err), false}
 	}
 	return ar.unwrap()
 }
@@ -250,3 +282,86 @@ func (s *Server) proxyToLeader(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// IsLeader implements api.Cluster.
+func (s *Server) IsLeader() bool { return s.node.Raft.State() == raft.Leader }
+
+// ProxyToLeader implements api.Cluster.
+func (s *Server) ProxyToLeader(w http.ResponseWriter, r *http.Request) bool {
+	return s.proxyToLeader(w, r)
+}
+
+// Peers implements api.Cluster.
+func (s *Server) Peers() ([]api.Peer, error) {
+	cf := s.node.Raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return nil, err
+	}
+	_, leader := s.node.Raft.LeaderWithID()
+	var out []api.Peer
+	for _, srv := range cf.Configuration().Servers {
+		out = append(out, api.Peer{ID: string(srv.ID), Address: string(srv.Address), Suffrage: srv.Suffrage.String(), Leader: srv.ID == leader})
+	}
+	return out, nil
+}
+
+// RemovePeer implements api.Cluster. It refuses to remove the leader (move
+// leadership first) and to remove a voter when the remaining voters could
+// not form a quorum of the configuration that stays.
+func (s *Server) RemovePeer(id string) error {
+	cf := s.node.Raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return err
+	}
+	if id == s.cfg.NodeID {
+		return fmt.Errorf("%w: %s is the leader; transfer leadership first", api.ErrPeerRefused, id)
+	}
+	found := false
+	for _, srv := range cf.Configuration().Servers {
+		if string(srv.ID) == id {
+			found = true
+		}
+	}
+	if !found {
+		return fmt.Errorf("%w: %s is not a peer", api.ErrPeerRefused, id)
+	}
+	if err := s.node.Raft.RemoveServer(raft.ServerID(id), 0, 30*time.Second).Error(); err != nil {
+		return err
+	}
+	cmd, err := fsm.Encode(fsm.MemberRemoveType, &raftpb.MemberRemove{NodeId: id, Now: time.Now().UnixNano()})
+	if err != nil {
+		return err
+	}
+	_, err = s.applyCmd(cmd, 10*time.Second)
+	return err
+}
+
+// TransferLeadership implements api.Cluster.
+func (s *Server) TransferLeadership(id string) (string, error) {
+	var f raft.Future
+	if id == "" {
+		f = s.node.Raft.LeadershipTransfer()
+	} else {
+		var addr raft.ServerAddress
+		peers, err := s.Peers()
+		if err != nil {
+			return "", err
+		}
+		for _, p := range peers {
+			if p.ID == id {
+				addr = raft.ServerAddress(p.Address)
+			}
+		}
+		if addr == "" {
+			return "", fmt.Errorf("%s is not a peer", id)
+		}
+		f = s.node.Raft.LeadershipTransferToServer(raft.ServerID(id), addr)
+	}
+	if err := f.Error(); err != nil {
+		return "", err
+	}
+	if err := s.awaitLeader(10 * time.Second); err != nil {
+		return "", err
+	}
+	_, leader := s.node.Raft.LeaderWithID()
+	return string(leader), nil
+}

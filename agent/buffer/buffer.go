@@ -134,11 +134,11 @@ type Buffer struct {
 	wg     sync.WaitGroup
 	closed atomic.Bool
 
-	mu       sync.Mutex
-	space    *sync.Cond // signalled when bytes fall or the buffer closes
-	bytes    int64      // queued plus reserved
-	nextSeq  uint64     // next seq to assign (writer goroutine only)
-	lastSeq  uint64     // highest committed seq
+	mu      sync.Mutex
+	space   *sync.Cond // signalled when bytes fall or the buffer closes
+	bytes   int64      // queued plus reserved
+	nextSeq uint64     // next seq to assign (writer goroutine only)
+	lastSeq uint64     // highest committed seq
 	// durableSeq is the highest seq known to be synced. Read never goes
 	// past it, so the hub can never acknowledge a record this buffer could
 	// still lose in a crash (with fsync "interval"): after a restart the
@@ -147,9 +147,9 @@ type Buffer struct {
 	// epochStart is the first seq of the current epoch (1 for a new
 	// buffer); batches carry it so the hub knows where the epoch begins.
 	epochStart uint64
-	ackedSeq uint64
-	chunks   []chunk // committed, unacked runs in seq order
-	notify   chan struct{}
+	ackedSeq   uint64
+	chunks     []chunk // committed, unacked runs in seq order
+	notify     chan struct{}
 
 	appended    atomic.Uint64
 	droppedFull atomic.Uint64

@@ -51,11 +51,15 @@ type Config struct {
 	Inflight int
 	// BackoffMin and BackoffMax bound the reconnect delay; defaults 200ms, 30s.
 	BackoffMin, BackoffMax time.Duration
-	// DialTimeout bounds connecting to one hub; default 10s.
+	// DialTimeout bounds connecting to one hub; default 3s.
 	DialTimeout time.Duration
 	// AckTimeout is how long batches in flight may go without any
-	// acknowledgement before the connection is given up; default 30s.
-	AckTimeout             time.Duration
+	// acknowledgement before the connection is given up; default 15s.
+	AckTimeout time.Duration
+	// IdleTimeout is how long the connection may carry no packet at all
+	// (keep-alives go every fifth of it) before it is declared dead;
+	// default 3s.
+	IdleTimeout            time.Duration
 	Hostname, AgentVersion string
 }
 
@@ -79,10 +83,13 @@ func (c *Config) setDefaults() {
 		c.BackoffMax = 30 * time.Second
 	}
 	if c.DialTimeout <= 0 {
-		c.DialTimeout = 10 * time.Second
+		c.DialTimeout = 3 * time.Second
 	}
 	if c.AckTimeout <= 0 {
-		c.AckTimeout = 30 * time.Second
+		c.AckTimeout = 15 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 3 * time.Second
 	}
 }
 
@@ -239,7 +246,10 @@ type sent struct {
 func (s *Shipper) session(ctx context.Context, addr string) (bool, error) {
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	conn, err := quic.DialAddr(dctx, addr, s.cfg.TLS, &quic.Config{
-		MaxIdleTimeout: 30 * time.Second, KeepAlivePeriod: 5 * time.Second, HandshakeIdleTimeout: s.cfg.DialTimeout,
+		// A hub that vanished (kill -9, a cut link) sends nothing, not even
+		// a reset: frequent keep-alives and a short idle timeout are what
+		// let the agent fail over to another node within seconds.
+		MaxIdleTimeout: s.cfg.IdleTimeout, KeepAlivePeriod: s.cfg.IdleTimeout / 5, HandshakeIdleTimeout: s.cfg.DialTimeout,
 	})
 	cancel()
 	if err != nil {

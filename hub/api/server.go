@@ -68,6 +68,11 @@ func New(b Backend, tokens map[string]Scope, metrics http.Handler, log *slog.Log
 	s.mux.HandleFunc("POST /v1/enroll-tokens", s.auth(s.tokenCreate))
 	s.mux.HandleFunc("GET /v1/enroll-tokens", s.auth(s.tokensList))
 	s.mux.HandleFunc("GET /v1/status", s.auth(s.status))
+	s.mux.HandleFunc("GET /v1/members", s.auth(s.membersList))
+	s.mux.HandleFunc("GET /v1/operator/raft/peers", s.auth(s.peersList))
+	s.mux.HandleFunc("DELETE /v1/operator/raft/peers/{id}", s.auth(s.peerRemove))
+	s.mux.HandleFunc("POST /v1/operator/raft/transfer-leadership", s.auth(s.transferLeadership))
+	s.mux.HandleFunc("POST /v1/cluster/join-tokens", s.auth(s.joinTokenCreate))
 	s.mux.HandleFunc("GET /metrics", s.auth(func(w http.ResponseWriter, r *http.Request, _ Scope) { s.metrics.ServeHTTP(w, r) }))
 	s.mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -110,6 +115,10 @@ func (s *Server) consistent(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if err := s.b.ReadBarrier(); err != nil {
+		// A follower passes a consistent read on to the leader.
+		if c, ok := s.b.(Cluster); ok && !c.IsLeader() && c.ProxyToLeader(w, r) {
+			return false
+		}
 		writeError(w, http.StatusServiceUnavailable, "consistent read unavailable: "+err.Error())
 		return false
 	}

@@ -30,15 +30,20 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"init":          {"Create a data directory: cluster CA, node certificate, admin token, hub.yaml", runInit},
-		"serve":         {"Run a hub node", runServe},
-		"events search": {"Search stored events", runEventsSearch},
-		"events counts": {"Count stored events by agent and input", runEventsCounts},
-		"agent list":    {"List enrolled agents", runAgentList},
-		"token create":  {"Create a single-use enrollment token for a branch", runTokenCreate},
-		"token list":    {"List enrollment tokens (never their secrets)", runTokenList},
-		"status":        {"Show this node's Raft status", runStatus},
-		"version":       {"Print the version", func(env Env, _ []string) error { fmt.Fprintln(env.Stdout, versionString()); return nil }},
+		"init":                              {"Create a data directory: cluster CA, node certificate, admin token, hub.yaml", runInit},
+		"serve":                             {"Run a hub node", runServe},
+		"events search":                     {"Search stored events", runEventsSearch},
+		"events counts":                     {"Count stored events by agent and input", runEventsCounts},
+		"agent list":                        {"List enrolled agents", runAgentList},
+		"token create":                      {"Create a single-use enrollment token for a branch", runTokenCreate},
+		"token list":                        {"List enrollment tokens (never their secrets)", runTokenList},
+		"status":                            {"Show this node's Raft status", runStatus},
+		"members":                           {"List the cluster's hub nodes", runMembers},
+		"operator raft list-peers":          {"List the Raft peers", runRaftListPeers},
+		"operator raft remove-peer":         {"Remove a (dead) server from the Raft configuration", runRaftRemovePeer},
+		"operator raft transfer-leadership": {"Hand leadership to another server", runRaftTransferLeadership},
+		"operator join-token create":        {"Create a single-use token for a new hub server", runJoinTokenCreate},
+		"version":                           {"Print the version", func(env Env, _ []string) error { fmt.Fprintln(env.Stdout, versionString()); return nil }},
 	}
 }
 
@@ -77,7 +82,7 @@ func Main(args []string, env Env) int {
 
 // match finds the longest command name that prefixes args.
 func match(cmds map[string]command, args []string) (string, []string) {
-	for n := 2; n >= 1; n-- {
+	for n := 3; n >= 1; n-- {
 		if len(args) >= n {
 			if _, ok := cmds[strings.Join(args[:n], " ")]; ok {
 				return strings.Join(args[:n], " "), args[n:]
@@ -97,7 +102,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "    %-16s %s\n", n, cmds[n].synopsis)
+		fmt.Fprintf(w, "    %-34s %s\n", n, cmds[n].synopsis)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "API commands read VIGIL_ADDR, VIGIL_TOKEN and VIGIL_CACERT, or take -data DIR of a local node.")

@@ -1,9 +1,11 @@
 package command
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"github.com/vigil-sec/vigil/hub"
 	"net"
 	"os"
 	"path/filepath"
@@ -30,6 +32,9 @@ func runInit(env Env, args []string) error {
 	raftAddr := fs.String("raft-addr", "0.0.0.0:7444", "TCP address of the Raft transport")
 	advRaft := fs.String("advertise-raft", "", "Raft address peers dial (default: first -ip with the raft port)")
 	apiAddr := fs.String("api-addr", "127.0.0.1:8443", "TCP address of the HTTPS API")
+	advAPI := fs.String("advertise-api", "", "API address other nodes use (default: first -ip with the api port)")
+	join := fs.String("join", "", "API address of a node of an existing cluster to join (needs -token)")
+	token := fs.String("token", "", "server join token from 'vigil-hub operator join-token create'")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -70,28 +75,72 @@ func runInit(env Env, args []string) error {
 	cfg.DataDir = *data
 	cfg.NodeID = *nodeID
 	now := time.Now()
-	ca, err := pki.CreateCA(cfg.TLSDir(), now)
-	if err != nil {
-		return err
+	var fingerprint string
+	if *join != "" {
+		if *token == "" {
+			return &usageError{"-join needs -token"}
+		}
+		ipStrs := make([]string, len(certIPs))
+		for i, ip := range certIPs {
+			ipStrs[i] = ip.String()
+		}
+		jr, err := hub.RequestJoin(context.Background(), *join, hub.JoinRequest{Token: *token, NodeID: *nodeID, IPs: ipStrs, DNS: certDNS})
+		if err != nil {
+			return err
+		}
+		for _, f := range []struct {
+			path   string
+			data   []byte
+			secret bool
+		}{
+			{filepath.Join(cfg.TLSDir(), pki.CACertFile), jr.CACertPEM, false},
+			{filepath.Join(cfg.TLSDir(), pki.CAKeyFile), jr.CAKeyPEM, true},
+			{cfg.NodeCertFile(), jr.NodeCertPEM, false},
+			{cfg.NodeKeyFile(), jr.NodeKeyPEM, true},
+			{cfg.AdminTokenFile(), []byte(jr.AdminToken + "\n"), true},
+		} {
+			if err := os.MkdirAll(filepath.Dir(f.path), 0o700); err != nil {
+				return err
+			}
+			write := pki.WriteSecretFile
+			if !f.secret {
+				write = func(p string, d []byte) error { return pki.WriteFile(p, d, 0o644) }
+			}
+			if err := write(f.path, f.data); err != nil {
+				return err
+			}
+		}
+		ca, err := pki.LoadCA(cfg.TLSDir())
+		if err != nil {
+			return err
+		}
+		fingerprint = ca.Fingerprint()
+	} else {
+		ca, err := pki.CreateCA(cfg.TLSDir(), now)
+		if err != nil {
+			return err
+		}
+		fingerprint = ca.Fingerprint()
+		certPEM, keyPEM, err := ca.IssueNode(*nodeID, certDNS, certIPs, now, nodeCertValidity)
+		if err != nil {
+			return err
+		}
+		if err := pki.WriteFile(cfg.NodeCertFile(), certPEM, 0o644); err != nil {
+			return err
+		}
+		if err := pki.WriteSecretFile(cfg.NodeKeyFile(), keyPEM); err != nil {
+			return err
+		}
+		var tb [32]byte
+		if _, err := rand.Read(tb[:]); err != nil {
+			return err
+		}
+		admin := "vgla_" + base64.RawURLEncoding.EncodeToString(tb[:])
+		if err := pki.WriteSecretFile(cfg.AdminTokenFile(), []byte(admin+"\n")); err != nil {
+			return err
+		}
 	}
-	certPEM, keyPEM, err := ca.IssueNode(*nodeID, certDNS, certIPs, now, nodeCertValidity)
-	if err != nil {
-		return err
-	}
-	if err := pki.WriteFile(cfg.NodeCertFile(), certPEM, 0o644); err != nil {
-		return err
-	}
-	if err := pki.WriteSecretFile(cfg.NodeKeyFile(), keyPEM); err != nil {
-		return err
-	}
-	var tb [32]byte
-	if _, err := rand.Read(tb[:]); err != nil {
-		return err
-	}
-	admin := "vgla_" + base64.RawURLEncoding.EncodeToString(tb[:])
-	if err := pki.WriteSecretFile(cfg.AdminTokenFile(), []byte(admin+"\n")); err != nil {
-		return err
-	}
+	var err error
 	withPort := func(addr, adv string) (string, error) {
 		if adv != "" {
 			return adv, nil
@@ -108,11 +157,17 @@ func runInit(env Env, args []string) error {
 	if cfg.AdvertiseRaft, err = withPort(*raftAddr, *advRaft); err != nil {
 		return fmt.Errorf("-raft-addr: %w", err)
 	}
+	if cfg.AdvertiseAPI, err = withPort(*apiAddr, *advAPI); err != nil {
+		return fmt.Errorf("-api-addr: %w", err)
+	}
 	cfg.IngestAddr, cfg.RaftAddr, cfg.APIAddr = *ingest, *raftAddr, *apiAddr
 	out := map[string]any{
 		"node_id": cfg.NodeID, "data_dir": ".", "ingest_addr": cfg.IngestAddr, "advertise_ingest": cfg.AdvertiseIngest,
 		"raft_addr": cfg.RaftAddr, "advertise_raft": cfg.AdvertiseRaft, "api_addr": cfg.APIAddr,
-		"bootstrap": true, "log_level": "info",
+		"advertise_api": cfg.AdvertiseAPI, "bootstrap": *join == "", "log_level": "info",
+	}
+	if *join != "" {
+		out["join"] = []string{*join}
 	}
 	y, err := yaml.Marshal(out)
 	if err != nil {
@@ -123,7 +178,10 @@ func runInit(env Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "Initialized hub node %q in %s\n", cfg.NodeID, *data)
-	fmt.Fprintf(env.Stdout, "  CA fingerprint (sha256): %s\n", ca.Fingerprint())
+	if *join != "" {
+		fmt.Fprintf(env.Stdout, "  joins the cluster of:    %s\n", *join)
+	}
+	fmt.Fprintf(env.Stdout, "  CA fingerprint (sha256): %s\n", fingerprint)
 	fmt.Fprintf(env.Stdout, "  admin token:             %s (0600)\n", cfg.AdminTokenFile())
 	fmt.Fprintf(env.Stdout, "Start it with: vigil-hub serve -c %s\n", filepath.Join(*data, "hub.yaml"))
 	return nil

@@ -10,6 +10,18 @@ import (
 func init() {
 	registerCommand(MemberUpsertType, applyMemberUpsert)
 	registerCommand(ServerJoinType, applyServerJoin)
+	registerCommand(MemberRemoveType, applyMemberRemove)
+}
+
+func applyMemberRemove(c *applyCtx, payload []byte) (any, error) {
+	var m raftpb.MemberRemove
+	if err := proto.Unmarshal(payload, &m); err != nil {
+		panic(fmt.Sprintf("fsm: decode member remove at index %d: %v", c.index, err))
+	}
+	if err := c.batch.DeleteMember(m.NodeId); err != nil {
+		return nil, err
+	}
+	return &MemberResult{}, nil
 }
 
 // MemberResult is the result of a MemberUpsert entry.

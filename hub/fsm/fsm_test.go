@@ -173,7 +173,7 @@ func TestFSM_UnknownMessageType(t *testing.T) {
 func TestFSM_MessageTypeNumbers(t *testing.T) {
 	// Numbers are part of the log format: never renumbered.
 	for typ, want := range map[fsm.MessageType]string{
-		1: "ingest_batch", 2: "token_create", 3: "token_consume", 4: "retention", 5: "member_upsert", 6: "server_join", 128 | 2: "token_create", 7: "unknown", 0: "unknown",
+		1: "ingest_batch", 2: "token_create", 3: "token_consume", 4: "retention", 5: "member_upsert", 6: "server_join", 7: "member_remove", 128 | 2: "token_create", 8: "unknown", 0: "unknown",
 	} {
 		if typ.String() != want {
 			t.Errorf("type %d is %q, want %q", uint8(typ), typ.String(), want)

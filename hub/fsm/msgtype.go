@@ -14,6 +14,7 @@ const (
 	RetentionType    MessageType = 4 // raftpb.Retention
 	MemberUpsertType MessageType = 5 // raftpb.MemberUpsert
 	ServerJoinType   MessageType = 6 // raftpb.ServerJoin
+	MemberRemoveType MessageType = 7 // raftpb.MemberRemove
 )
 
 // IgnoreUnknownTypeFlag marks a command that older hubs may skip safely. A
@@ -35,6 +36,8 @@ func (t MessageType) String() string {
 		return "member_upsert"
 	case ServerJoinType:
 		return "server_join"
+	case MemberRemoveType:
+		return "member_remove"
 	}
 	return "unknown"
 }

@@ -38,7 +38,9 @@ type Raft interface {
 type RaftProposer struct{ R *raft.Raft }
 
 // Propose implements Raft.
-func (p RaftProposer) Propose(cmd []byte, timeout time.Duration) Future { return p.R.Apply(cmd, timeout) }
+func (p RaftProposer) Propose(cmd []byte, timeout time.Duration) Future {
+	return p.R.Apply(cmd, timeout)
+}
 
 // Enroller serves connections that negotiated the enrollment ALPN.
 type Enroller interface {

@@ -896,6 +896,59 @@ func (x *ServerJoin) GetNow() int64 {
 	return 0
 }
 
+// MemberRemove deletes a node's record after it left the Raft configuration.
+type MemberRemove struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Now           int64                  `protobuf:"varint,2,opt,name=now,proto3" json:"now,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberRemove) Reset() {
+	*x = MemberRemove{}
+	mi := &file_raft_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberRemove) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberRemove) ProtoMessage() {}
+
+func (x *MemberRemove) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberRemove.ProtoReflect.Descriptor instead.
+func (*MemberRemove) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *MemberRemove) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *MemberRemove) GetNow() int64 {
+	if x != nil {
+		return x.Now
+	}
+	return 0
+}
+
 var File_raft_proto protoreflect.FileDescriptor
 
 const file_raft_proto_rawDesc = "" +
@@ -987,7 +1040,10 @@ const file_raft_proto_rawDesc = "" +
 	"\vsecret_hash\x18\x02 \x01(\tR\n" +
 	"secretHash\x12\x17\n" +
 	"\anode_id\x18\x03 \x01(\tR\x06nodeId\x12\x10\n" +
-	"\x03now\x18\x04 \x01(\x03R\x03nowB,Z*github.com/vigil-sec/vigil/protocol/raftpbb\x06proto3"
+	"\x03now\x18\x04 \x01(\x03R\x03now\"9\n" +
+	"\fMemberRemove\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x10\n" +
+	"\x03now\x18\x02 \x01(\x03R\x03nowB,Z*github.com/vigil-sec/vigil/protocol/raftpbb\x06proto3"
 
 var (
 	file_raft_proto_rawDescOnce sync.Once
@@ -1001,7 +1057,7 @@ func file_raft_proto_rawDescGZIP() []byte {
 	return file_raft_proto_rawDescData
 }
 
-var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_raft_proto_goTypes = []any{
 	(*IngestBatch)(nil),    // 0: vigil.raft.v1.IngestBatch
 	(*TokenCreate)(nil),    // 1: vigil.raft.v1.TokenCreate
@@ -1013,6 +1069,7 @@ var file_raft_proto_goTypes = []any{
 	(*MemberRecord)(nil),   // 7: vigil.raft.v1.MemberRecord
 	(*MemberUpsert)(nil),   // 8: vigil.raft.v1.MemberUpsert
 	(*ServerJoin)(nil),     // 9: vigil.raft.v1.ServerJoin
+	(*MemberRemove)(nil),   // 10: vigil.raft.v1.MemberRemove
 }
 var file_raft_proto_depIdxs = []int32{
 	7, // 0: vigil.raft.v1.MemberUpsert.member:type_name -> vigil.raft.v1.MemberRecord
@@ -1034,7 +1091,7 @@ func file_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_raft_proto_rawDesc), len(file_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
