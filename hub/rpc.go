@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -217,7 +218,11 @@ func peerClient(caPEM, certPEM, keyPEM []byte) (*http.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := &http.Transport{TLSClientConfig: tc, MaxIdleConnsPerHost: 8, IdleConnTimeout: time.Minute, ForceAttemptHTTP2: true}
+	// Short connect and header timeouts: a paused or cut-off leader must
+	// not hold a forwarded request longer than an election takes.
+	tr := &http.Transport{TLSClientConfig: tc, MaxIdleConnsPerHost: 8, IdleConnTimeout: time.Minute, ForceAttemptHTTP2: true,
+		DialContext: (&net.Dialer{Timeout: 3 * time.Second}).DialContext, TLSHandshakeTimeout: 3 * time.Second,
+		ResponseHeaderTimeout: 15 * time.Second}
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, nil
 }
 

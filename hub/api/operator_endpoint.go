@@ -70,9 +70,11 @@ func (s *Server) onLeader(c Cluster, w http.ResponseWriter, r *http.Request) boo
 	return false
 }
 
+// peersList answers from this node's copy of the Raft configuration and its
+// view of the leader, so it works on any node, even during an election.
 func (s *Server) peersList(w http.ResponseWriter, r *http.Request, sc Scope) {
 	c, ok := s.cluster(w, sc)
-	if !ok || !s.onLeader(c, w, r) {
+	if !ok {
 		return
 	}
 	peers, err := c.Peers()

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -156,4 +157,126 @@ func TestE2E_ClusterKillLeaderUnderLoad(t *testing.T) {
 			return node.client.Do("GET", "/v1/events/counts", map[string][]string{"stale": {""}}, nil, &counts) == nil && counts.Total == 2*n
 		})
 	}
+}
+
+// TestE2E_ClusterFollowerCatchesUpBySnapshot kills a follower, writes enough
+// that the leader compacts its log past the follower's position, restarts
+// the follower and checks it catches up (through a snapshot install) to
+// exactly the same events.
+func TestE2E_ClusterFollowerCatchesUpBySnapshot(t *testing.T) {
+	nodes := startCluster(t, 3)
+	for _, n := range nodes {
+		f, err := os.OpenFile(filepath.Join(n.dir, "hub.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Snapshot often and keep few entries, so the log is compacted
+		// past a stopped follower quickly.
+		fmt.Fprintf(f, "  snapshot_threshold: 50\n  snapshot_interval: 200ms\n  trailing_logs: 20\n")
+		f.Close()
+		n.stop()
+	}
+	for _, n := range nodes {
+		n.start()
+	}
+	l := leader(t, nodes)
+	var follower *clusterNode
+	for _, n := range nodes {
+		if n != l {
+			follower = n
+			break
+		}
+	}
+	a := startAgent(t, l.hub, agentOpts{maxBatchEvents: 20})
+	followerLast := raftStat(t, follower, "last_log_index")
+	follower.kill9()
+	// 6000 lines in batches of at most 20: at least 300 entries, many
+	// times the snapshot threshold.
+	sysloggen(t, "-tcp", a.tcp, "-count", "6000", "-prefix", "snap")
+	a.drained(60 * time.Second)
+	// The leader's log no longer reaches back to where the follower stopped:
+	// only a snapshot can bring it up to date.
+	var leaderFirst uint64
+	waitFor(t, 30*time.Second, "the leader to compact its log past the follower", func() bool {
+		snap := raftStat(t, l, "last_snapshot_index")
+		if snap < 20 {
+			return false
+		}
+		leaderFirst = snap - 20 // trailing_logs
+		return leaderFirst > followerLast+1
+	})
+	t.Logf("follower stopped at index %d; leader's log now starts after %d", followerLast, leaderFirst)
+	follower.startAndWait()
+	var counts api.CountsResponse
+	waitFor(t, 60*time.Second, "the restarted follower to hold every event", func() bool {
+		return follower.client.Do("GET", "/v1/events/counts", map[string][]string{"stale": {""}}, nil, &counts) == nil && counts.Total == 6000
+	})
+	exactlyOnce(t, follower.events(a.id), "snap", 6000)
+}
+
+// TestE2E_ClusterPausedLeader stops the leader with SIGSTOP for longer than
+// the election timeout: the others elect a new leader and the agent carries
+// on; when the old leader resumes it must not accept writes as leader, and
+// nothing is lost or duplicated.
+func TestE2E_ClusterPausedLeader(t *testing.T) {
+	nodes := startCluster(t, 3)
+	a := startAgent(t, nodes[0].hub, agentOpts{})
+	gen := exec.Command(filepath.Join(binDir, "sysloggen"), "-tcp", a.tcp, "-count", "12000", "-rate", "3000", "-prefix", "pause")
+	if err := gen.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	old := leader(t, nodes)
+	start := time.Now()
+	if err := old.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var others []*clusterNode
+	for _, n := range nodes {
+		if n != old {
+			others = append(others, n)
+		}
+	}
+	newLeader := leader(t, others)
+	time.Sleep(1500 * time.Millisecond)
+	if err := old.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	// Once resumed, the old leader learns of the newer term and follows.
+	waitFor(t, 20*time.Second, "the resumed node to follow", func() bool {
+		var peers []api.Peer
+		if old.client.Do("GET", "/v1/operator/raft/peers", nil, nil, &peers) != nil {
+			return false
+		}
+		for _, p := range peers {
+			if p.Leader {
+				return p.ID != "hub-"+strings.TrimPrefix(old.ip, "127.0.0.")
+			}
+		}
+		return false
+	})
+	t.Logf("leader %s paused; %s took over; resumed node follows after %s", old.ip, newLeader.ip, time.Since(start))
+	if err := gen.Wait(); err != nil {
+		t.Fatalf("sysloggen: %v", err)
+	}
+	t.Logf("sender done after %s", time.Since(start))
+	a.drained(60 * time.Second)
+	t.Logf("drained after %s", time.Since(start))
+	exactlyOnce(t, newLeader.events(a.id), "pause", 12000)
+}
+
+// raftStat reads one numeric Raft statistic from a node's /v1/status.
+func raftStat(t *testing.T, n *clusterNode, name string) uint64 {
+	t.Helper()
+	var st struct {
+		Raft map[string]string `json:"raft"`
+	}
+	if err := n.client.Do("GET", "/v1/status", nil, nil, &st); err != nil {
+		t.Fatalf("status of %s: %v", n.ip, err)
+	}
+	var v uint64
+	if _, err := fmt.Sscan(st.Raft[name], &v); err != nil {
+		t.Fatalf("status of %s: %s = %q", n.ip, name, st.Raft[name])
+	}
+	return v
 }

@@ -251,7 +251,8 @@ type agentProc struct {
 }
 
 type agentOpts struct {
-	branch    string
+	branch         string
+	maxBatchEvents int
 	bufferMax string // e.g. "64KiB"
 	files     []string
 	extraYAML string
@@ -279,6 +280,9 @@ func startAgent(t *testing.T, h *hub, o agentOpts) *agentProc {
 	var y bytes.Buffer
 	fmt.Fprintf(&y, "data_dir: .\nstatus_addr: %s\n", a.status)
 	fmt.Fprintf(&y, "ship:\n  backoff_max: 1s\n")
+	if o.maxBatchEvents > 0 {
+		fmt.Fprintf(&y, "  max_batch_events: %d\n", o.maxBatchEvents)
+	}
 	if o.bufferMax != "" {
 		fmt.Fprintf(&y, "buffer:\n  max_bytes: %s\n", o.bufferMax)
 	}
