@@ -120,7 +120,6 @@ func TestFSM_Ingest_ExactlyOnce(t *testing.T) {
 	}
 	// A newer epoch starts where its first batch starts (the agent keeps
 	// counting seqs across epochs); a gap inside it is still refused.
-	before = h.hash()
 	if r = h.ingest(seqBatch("ag", 3, 5, 9, 6_000)); r.Status != fsm.IngestStored || r.Stored != 5 || r.AckedSeq != 9 {
 		t.Fatalf("epoch 3 from 5: %+v", r)
 	}

@@ -13,7 +13,9 @@ func TestFSM_Member_UpsertKeepsJoinTime(t *testing.T) {
 	if r.Member.JoinedAt != 10 || r.Member.UpdatedAt != 10 {
 		t.Fatalf("first upsert %v", r.Member)
 	}
-	r = h.apply(fsm.MemberUpsertType, &raftpb.MemberUpsert{Now: 20, Member: &raftpb.MemberRecord{NodeId: "hub-2", RaftAddr: "b:1", IngestAddr: "b:2"}}).(*fsm.MemberResult)
+	if r := h.apply(fsm.MemberUpsertType, &raftpb.MemberUpsert{Now: 20, Member: &raftpb.MemberRecord{NodeId: "hub-2", RaftAddr: "b:1", IngestAddr: "b:2"}}).(*fsm.MemberResult); r.Member.UpdatedAt != 20 {
+		t.Fatalf("second upsert %v", r.Member)
+	}
 	ms, err := h.st.Members()
 	if err != nil || len(ms) != 1 || ms[0].RaftAddr != "b:1" || ms[0].JoinedAt != 10 || ms[0].UpdatedAt != 20 {
 		t.Fatalf("members %v %v", ms, err)

@@ -253,9 +253,9 @@ type agentProc struct {
 type agentOpts struct {
 	branch         string
 	maxBatchEvents int
-	bufferMax string // e.g. "64KiB"
-	files     []string
-	extraYAML string
+	bufferMax      string // e.g. "64KiB"
+	files          []string
+	extraYAML      string
 }
 
 func startAgent(t *testing.T, h *hub, o agentOpts) *agentProc {
