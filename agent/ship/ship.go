@@ -58,7 +58,7 @@ type Config struct {
 	AckTimeout time.Duration
 	// IdleTimeout is how long the connection may carry no packet at all
 	// (keep-alives go every fifth of it) before it is declared dead;
-	// default 3s.
+	// default 2s.
 	IdleTimeout            time.Duration
 	Hostname, AgentVersion string
 }
@@ -89,7 +89,7 @@ func (c *Config) setDefaults() {
 		c.AckTimeout = 15 * time.Second
 	}
 	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 3 * time.Second
+		c.IdleTimeout = 2 * time.Second
 	}
 }
 

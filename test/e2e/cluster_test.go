@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -50,7 +51,7 @@ func startCluster(t *testing.T, n int) []*clusterNode {
 		}
 		fmt.Fprintf(f, "raft:\n  heartbeat_timeout: 300ms\n  election_timeout: 300ms\n")
 		f.Close()
-		h := &hub{dir: dir, ingest: ingestPort, raft: raftPort, apiP: apiPort}
+		h := &hub{ip: ip, dir: dir, ingest: ingestPort, raft: raftPort, apiP: apiPort}
 		h.proc = &proc{t: t, name: "vigil-hub", args: []string{"serve", "-data", dir}, log: filepath.Join(filepath.Dir(dir), fmt.Sprintf("hub-%d.log", i))}
 		tok, _ := os.ReadFile(filepath.Join(dir, "admin.token"))
 		if h.client, err = api.NewClient(fmt.Sprintf("https://%s:%d", ip, apiPort), strings.TrimSpace(string(tok)), filepath.Join(dir, "tls", "ca.crt")); err != nil {
@@ -119,7 +120,8 @@ func TestE2E_ClusterKillLeaderUnderLoad(t *testing.T) {
 		startAgent(t, nodes[1].hub, agentOpts{branch: "north"}),
 		startAgent(t, nodes[2].hub, agentOpts{branch: "south"}),
 	}
-	const n = 15000
+	// 40 000 lines each at 2 500/s: the senders outlast the three kills.
+	const n = 40000
 	var gens []*exec.Cmd
 	for _, a := range agents {
 		gen := exec.Command(filepath.Join(binDir, "sysloggen"), "-tcp", a.tcp, "-count", fmt.Sprint(n), "-rate", "2500", "-prefix", "ck")
@@ -128,6 +130,7 @@ func TestE2E_ClusterKillLeaderUnderLoad(t *testing.T) {
 		}
 		gens = append(gens, gen)
 	}
+	var failovers []time.Duration
 	for i := 0; i < 3; i++ {
 		time.Sleep(1200 * time.Millisecond)
 		l := leader(t, nodes)
@@ -138,8 +141,14 @@ func TestE2E_ClusterKillLeaderUnderLoad(t *testing.T) {
 			st, err := agents[0].tryStatus()
 			return err == nil && st.Buffer.AckedSeq > acked
 		})
+		failovers = append(failovers, time.Since(killed))
 		t.Logf("kill %d of leader %s: agent acknowledgements resumed after %s", i+1, l.ip, time.Since(killed).Round(10*time.Millisecond))
 		l.startAndWait()
+	}
+	slices.Sort(failovers)
+	t.Logf("failover as the agent sees it: median %s, max %s", failovers[len(failovers)/2].Round(10*time.Millisecond), failovers[len(failovers)-1].Round(10*time.Millisecond))
+	if last := agents[0].statusNow().Buffer.LastSeq; last >= n {
+		t.Fatalf("the sender finished (%d lines) before the kills did: the test measured nothing", last)
 	}
 	for _, gen := range gens {
 		if err := gen.Wait(); err != nil {

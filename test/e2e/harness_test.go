@@ -67,6 +67,14 @@ func freePort(t *testing.T) int { return hubtest.FreePort(t) }
 
 func addr(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 
+// ingestAddr is the node's QUIC address.
+func (h *hub) ingestAddr() string {
+	if h.ip == "" {
+		return addr(h.ingest)
+	}
+	return fmt.Sprintf("%s:%d", h.ip, h.ingest)
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -145,6 +153,7 @@ func (p *proc) dumpLog() {
 // hub is one vigil-hub node.
 type hub struct {
 	*proc
+	ip                 string // loopback address of the node; "" means 127.0.0.1
 	dir                string
 	ingest, raft, apiP int
 	client             *api.Client
@@ -264,7 +273,7 @@ func startAgent(t *testing.T, h *hub, o agentOpts) *agentProc {
 		o.branch = "branch-a"
 	}
 	dir := filepath.Join(t.TempDir(), "agent")
-	out, err := exec.Command(filepath.Join(binDir, "vigil-agent"), "enroll", "-hub", addr(h.ingest),
+	out, err := exec.Command(filepath.Join(binDir, "vigil-agent"), "enroll", "-hub", h.ingestAddr(),
 		"-token", h.token(o.branch, "10m"), "-data", dir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("enroll: %v\n%s", err, out)
