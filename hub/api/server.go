@@ -73,6 +73,9 @@ func New(b Backend, tokens map[string]Scope, metrics http.Handler, log *slog.Log
 	s.mux.HandleFunc("DELETE /v1/operator/raft/peers/{id}", s.auth(s.peerRemove))
 	s.mux.HandleFunc("POST /v1/operator/raft/transfer-leadership", s.auth(s.transferLeadership))
 	s.mux.HandleFunc("POST /v1/cluster/join-tokens", s.auth(s.joinTokenCreate))
+	s.mux.HandleFunc("GET /v1/operator/snapshot", s.auth(s.snapshotSave))
+	s.mux.HandleFunc("POST /v1/operator/snapshot", s.auth(s.snapshotRestore))
+	s.mux.HandleFunc("GET /v1/operator/state-hash", s.auth(s.stateHash))
 	s.mux.HandleFunc("GET /metrics", s.auth(func(w http.ResponseWriter, r *http.Request, _ Scope) { s.metrics.ServeHTTP(w, r) }))
 	s.mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -43,6 +43,10 @@ func commands() map[string]command {
 		"operator raft remove-peer":         {"Remove a (dead) server from the Raft configuration", runRaftRemovePeer},
 		"operator raft transfer-leadership": {"Hand leadership to another server", runRaftTransferLeadership},
 		"operator join-token create":        {"Create a single-use token for a new hub server", runJoinTokenCreate},
+		"operator recover":                  {"Offline, node stopped: set new Raft peers after quorum is lost for good", runOperatorRecover},
+		"snapshot save":                     {"Save a consistent snapshot of the cluster's state to a file", runSnapshotSave},
+		"snapshot restore":                  {"Replace the cluster's state with a snapshot file", runSnapshotRestore},
+		"snapshot inspect":                  {"Verify and describe a snapshot file (offline)", runSnapshotInspect},
 		"version":                           {"Print the version", func(env Env, _ []string) error { fmt.Fprintln(env.Stdout, versionString()); return nil }},
 	}
 }

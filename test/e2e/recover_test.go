@@ -70,6 +70,10 @@ func TestE2E_ClusterLostQuorumRecover(t *testing.T) {
 		t.Fatal("the survivor of a lost majority created a token")
 	}
 	t.Logf("write without quorum refused after %s: %v", time.Since(lostAt).Round(10*time.Millisecond), err)
+	// Its local status still answers: this is how an operator picks the
+	// most up-to-date survivor.
+	t.Logf("survivor without quorum: last_log_term %d, last_log_index %d",
+		raftStat(t, survivor, "last_log_term"), raftStat(t, survivor, "last_log_index"))
 
 	peers := filepath.Join(t.TempDir(), "peers.json")
 	recoverCmd := func(peersJSON string) (string, error) {
