@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -327,9 +328,16 @@ func (s *Server) RemovePeer(id string) error {
 		}
 	}
 	if !found {
-		return fmt.Errorf("%w: %s is not a peer", api.ErrPeerRefused, id)
-	}
-	if err := s.node.Raft.RemoveServer(raft.ServerID(id), 0, 30*time.Second).Error(); err != nil {
+		// No longer a Raft peer (for example after operator recover): only
+		// its member record is left, which would keep agents dialling it.
+		ms, err := s.st.Members()
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(ms, func(m *raftpb.MemberRecord) bool { return m.NodeId == id }) {
+			return fmt.Errorf("%w: %s is neither a peer nor a member", api.ErrPeerRefused, id)
+		}
+	} else if err := s.node.Raft.RemoveServer(raft.ServerID(id), 0, 30*time.Second).Error(); err != nil {
 		return err
 	}
 	cmd, err := fsm.Encode(fsm.MemberRemoveType, &raftpb.MemberRemove{NodeId: id, Now: time.Now().UnixNano()})
