@@ -1,7 +1,9 @@
 package hub
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -124,8 +126,15 @@ func (s *Server) handleMemberAdd(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal endpoint: hub certificate required", http.StatusForbidden)
 		return
 	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		http.Error(w, "body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	// A follower passes the request on, so the body must stay readable.
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	var req MemberRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		http.Error(w, "body: "+err.Error(), http.StatusBadRequest)
 		return
 	}

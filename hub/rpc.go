@@ -311,8 +311,9 @@ func (s *Server) Peers() ([]api.Peer, error) {
 }
 
 // RemovePeer implements api.Cluster. It refuses to remove the leader (move
-// leadership first) and to remove a voter when the remaining voters could
-// not form a quorum of the configuration that stays.
+// leadership first) and an ID that is neither a peer nor a member. It does
+// not judge whether the node is dead: removing a live voter shrinks the
+// cluster on purpose.
 func (s *Server) RemovePeer(id string) error {
 	cf := s.node.Raft.GetConfiguration()
 	if err := cf.Error(); err != nil {

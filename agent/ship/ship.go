@@ -204,7 +204,12 @@ func (s *Shipper) setState(state, hub string, err error) {
 // Run ships until ctx ends.
 func (s *Shipper) Run(ctx context.Context) error {
 	backoff := s.cfg.BackoffMin
-	for i := 0; ; i++ {
+	// Start at a random hub so that a branch's agents spread over the
+	// cluster instead of all dialling the first node.
+	s.mu.Lock()
+	first := rand.N(len(s.hubs))
+	s.mu.Unlock()
+	for i := first; ; i++ {
 		s.mu.Lock()
 		addr := s.hubs[i%len(s.hubs)]
 		s.mu.Unlock()
