@@ -3,10 +3,10 @@ package hub
 import (
 	"bytes"
 	"context"
-	"io"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"

@@ -15,6 +15,9 @@
 //     lines/s, shipping to a real hub.
 //   - e2e: events acknowledged per second from a real agent to a real hub,
 //     draining a pre-filled buffer and live.
+//   - cluster: a three-node hub cluster on 127.0.0.1-3: replicated ingest
+//     from several agents, failover time as an agent sees it when the leader
+//     is killed, and snapshot save/restore speed when vigil-hub has them.
 //
 // Every child process is started with a parent-death signal and killed on
 // exit, on a signal and on a panic; all data lives in temporary directories
@@ -40,7 +43,7 @@ import (
 )
 
 // sectionOrder returns the sections in the order they run.
-func sectionOrder() []string { return []string{"zstd", "parse", "latency", "rss", "e2e"} }
+func sectionOrder() []string { return []string{"zstd", "parse", "latency", "rss", "e2e", "cluster"} }
 
 func main() {
 	root := flag.String("root", "", "repository root (default: found from the working directory)")
@@ -57,6 +60,11 @@ func main() {
 	latSeconds := flag.Int("lat-seconds", 10, "latency: seconds of steady sending")
 	e2eLines := flag.Int("e2e-lines", 300_000, "e2e: lines per run (drain and live)")
 	senders := flag.Int("senders", 4, "e2e: parallel sysloggen processes filling the agent")
+	clusterLines := flag.Int("cluster-lines", 150_000, "cluster: lines each agent is filled with for the replicated drain")
+	clusterAgents := flag.Int("cluster-agents", 3, "cluster: agents draining into the cluster")
+	clusterRate := flag.Int("cluster-rate", 2_000, "cluster: lines per second the agent sends while the leader is killed")
+	clusterKills := flag.Int("cluster-kills", 10, "cluster: leader kills with 300ms Raft timeouts")
+	clusterDefaultKills := flag.Int("cluster-default-kills", 10, "cluster: leader kills with the default Raft timeouts (0: skip)")
 	profile := flag.String("profile", "", "parse: write CPU profiles of the parse child into this directory")
 	child := flag.String("child", "", "internal: run one measurement as a child process")
 	flag.Parse()
@@ -94,6 +102,8 @@ func main() {
 		root: *root, binDir: *binDir, corpusDir: *corpusDir, tmp: *tmp, keep: *keep,
 		parseLines: *parseLines, appenders: *appenders, rssRate: *rssRate, rssSeconds: *rssSeconds,
 		latRate: *latRate, latSeconds: *latSeconds, e2eLines: *e2eLines, senders: *senders, profile: *profile,
+		clusterLines: *clusterLines, clusterAgents: *clusterAgents, clusterRate: *clusterRate,
+		clusterKills: *clusterKills, clusterDefaultKills: *clusterDefaultKills,
 	}, os.Stdout, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vigil-bench:", err)
@@ -120,6 +130,9 @@ type config struct {
 	latRate, latSeconds          int
 	e2eLines, senders            int
 	profile                      string
+	clusterLines, clusterAgents  int
+	clusterRate, clusterKills    int
+	clusterDefaultKills          int
 }
 
 // bench is one run: its configuration, corpus, scratch directory and child
@@ -224,6 +237,8 @@ func (b *bench) run(sections map[string]bool) (code int) {
 			err = b.rssFigures()
 		case "e2e":
 			err = b.e2eFigures()
+		case "cluster":
+			err = b.clusterFigures()
 		}
 		b.sup.killAll()
 		if err != nil {
