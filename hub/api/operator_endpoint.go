@@ -1,14 +1,11 @@
 package api
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/vigil-sec/vigil/hub/fsm"
-	"github.com/vigil-sec/vigil/protocol/identity"
 	"github.com/vigil-sec/vigil/protocol/raftpb"
 )
 
@@ -171,32 +168,5 @@ func (s *Server) joinTokenCreate(w http.ResponseWriter, r *http.Request, sc Scop
 			return
 		}
 	}
-	ttl := time.Hour
-	if req.TTL != "" {
-		d, err := time.ParseDuration(req.TTL)
-		if err != nil || d <= 0 || d > maxTokenTTL {
-			writeError(w, http.StatusBadRequest, "ttl must be a positive duration of at most 720h")
-			return
-		}
-		ttl = d
-	}
-	tok, err := identity.NewToken(rand.Reader, s.b.CA().Fingerprint())
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	now := time.Now()
-	res, err := s.b.Apply(fsm.TokenCreateType, &raftpb.TokenCreate{
-		TokenId: tok.ID, SecretHash: tok.SecretHash(), ExpiresAt: now.Add(ttl).UnixNano(), Now: now.UnixNano(),
-		Kind: fsm.TokenKindServer, Description: "server join",
-	})
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	}
-	if tr, ok := res.(*fsm.TokenResult); !ok || tr.Err != nil {
-		writeError(w, http.StatusConflict, "token not created; retry")
-		return
-	}
-	writeJSON(w, http.StatusCreated, TokenResponse{Token: tok.String(), ID: tok.ID, ExpiresAt: fmtTime(now.Add(ttl).UnixNano()), CAPin: tok.CAPin})
+	s.issueToken(w, req.TTL, &raftpb.TokenCreate{Kind: fsm.TokenKindServer, Description: "server join"})
 }

@@ -44,9 +44,16 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request, sc Scope) {
 		writeError(w, http.StatusForbidden, "token is scoped to branch "+sc.Branch)
 		return
 	}
+	s.issueToken(w, req.TTL, &raftpb.TokenCreate{Branch: req.Branch, Description: req.Description, Kind: fsm.TokenKindAgent})
+}
+
+// issueToken creates a single-use token through Raft from tmpl (kind,
+// branch, description) with a TTL given as a Go duration (default 1h, at
+// most 720h) and answers with the token, which is shown only this once.
+func (s *Server) issueToken(w http.ResponseWriter, ttlText string, tmpl *raftpb.TokenCreate) {
 	ttl := time.Hour
-	if req.TTL != "" {
-		d, err := time.ParseDuration(req.TTL)
+	if ttlText != "" {
+		d, err := time.ParseDuration(ttlText)
 		if err != nil || d <= 0 || d > maxTokenTTL {
 			writeError(w, http.StatusBadRequest, "ttl must be a positive duration of at most 720h")
 			return
@@ -59,10 +66,9 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request, sc Scope) {
 		return
 	}
 	now := time.Now()
-	res, err := s.b.Apply(fsm.TokenCreateType, &raftpb.TokenCreate{
-		TokenId: tok.ID, SecretHash: tok.SecretHash(), Branch: req.Branch,
-		ExpiresAt: now.Add(ttl).UnixNano(), Now: now.UnixNano(), Description: req.Description,
-	})
+	tmpl.TokenId, tmpl.SecretHash = tok.ID, tok.SecretHash()
+	tmpl.ExpiresAt, tmpl.Now = now.Add(ttl).UnixNano(), now.UnixNano()
+	res, err := s.b.Apply(fsm.TokenCreateType, tmpl)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -72,9 +78,9 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request, sc Scope) {
 		writeError(w, http.StatusConflict, "token not created; retry")
 		return
 	}
-	s.log.Info("enrollment token created", "token_id", tok.ID, "branch", req.Branch, "expires_at", fmtTime(tr.Token.ExpiresAt))
+	s.log.Info("token created", "token_id", tok.ID, "kind", tmpl.Kind, "branch", tmpl.Branch, "expires_at", fmtTime(tr.Token.ExpiresAt))
 	writeJSON(w, http.StatusCreated, TokenResponse{
-		Token: tok.String(), ID: tok.ID, Branch: req.Branch,
+		Token: tok.String(), ID: tok.ID, Branch: tmpl.Branch,
 		ExpiresAt: fmtTime(tr.Token.ExpiresAt), CAPin: tok.CAPin,
 	})
 }

@@ -10,15 +10,10 @@ import (
 )
 
 func runAgentList(env Env, args []string) error {
-	fs := newFlags("agent list", env)
-	var cf clientFlags
-	cf.register(fs)
+	fs, cf := apiFlags("agent list", env)
 	branch := fs.String("branch", "", "only this branch")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := cf.client()
+	c, err := cf.connect(fs, args)
 	if err != nil {
 		return err
 	}

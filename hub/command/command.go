@@ -145,6 +145,28 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.data, "data", "", "data directory of a local node: fills -addr, -token-file and -ca-file")
 }
 
+// apiFlags starts the flag set of a command that calls the API.
+func apiFlags(name string, env Env) (*flag.FlagSet, *clientFlags) {
+	fs := newFlags(name, env)
+	cf := &clientFlags{}
+	cf.register(fs)
+	return fs, cf
+}
+
+// connect parses args, runs the command's own checks of its flags, and
+// returns the API client the flags describe.
+func (c *clientFlags) connect(fs *flag.FlagSet, args []string, checks ...func() error) (*api.Client, error) {
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return nil, err
+		}
+	}
+	return c.client()
+}
+
 func (c *clientFlags) client() (*api.Client, error) {
 	if c.data != "" {
 		cfg, err := config.Load(filepath.Join(c.data, "hub.yaml"))

@@ -16,9 +16,7 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func runEventsSearch(env Env, args []string) error {
-	fs := newFlags("events search", env)
-	var cf clientFlags
-	cf.register(fs)
+	fs, cf := apiFlags("events search", env)
 	from := fs.String("from", "", "start of the event-time range: RFC 3339, Unix ns, or -DURATION (e.g. -1h)")
 	to := fs.String("to", "", "end of the range (exclusive)")
 	agent := fs.String("agent", "", "only this agent ID")
@@ -27,10 +25,7 @@ func runEventsSearch(env Env, args []string) error {
 	stale := fs.Bool("stale", false, "allow a stale read from this node instead of a linearizable one")
 	var fields multiFlag
 	fs.Var(&fields, "field", "NAME=VALUE equality filter on an ECS field; repeatable")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := cf.client()
+	c, err := cf.connect(fs, args)
 	if err != nil {
 		return err
 	}
@@ -73,13 +68,8 @@ func runEventsSearch(env Env, args []string) error {
 }
 
 func runEventsCounts(env Env, args []string) error {
-	fs := newFlags("events counts", env)
-	var cf clientFlags
-	cf.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := cf.client()
+	fs, cf := apiFlags("events counts", env)
+	c, err := cf.connect(fs, args)
 	if err != nil {
 		return err
 	}

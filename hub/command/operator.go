@@ -9,14 +9,9 @@ import (
 )
 
 func runMembers(env Env, args []string) error {
-	fs := newFlags("members", env)
-	var cf clientFlags
-	cf.register(fs)
+	fs, cf := apiFlags("members", env)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := cf.client()
+	c, err := cf.connect(fs, args)
 	if err != nil {
 		return err
 	}
@@ -36,13 +31,8 @@ func runMembers(env Env, args []string) error {
 }
 
 func runRaftListPeers(env Env, args []string) error {
-	fs := newFlags("operator raft list-peers", env)
-	var cf clientFlags
-	cf.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := cf.client()
+	fs, cf := apiFlags("operator raft list-peers", env)
+	c, err := cf.connect(fs, args)
 	if err != nil {
 		return err
 	}
@@ -63,17 +53,14 @@ func runRaftListPeers(env Env, args []string) error {
 }
 
 func runRaftRemovePeer(env Env, args []string) error {
-	fs := newFlags("operator raft remove-peer", env)
-	var cf clientFlags
-	cf.register(fs)
+	fs, cf := apiFlags("operator raft remove-peer", env)
 	id := fs.String("id", "", "node ID of the peer to remove (required)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *id == "" {
-		return &usageError{"-id is required"}
-	}
-	c, err := cf.client()
+	c, err := cf.connect(fs, args, func() error {
+		if *id == "" {
+			return &usageError{"-id is required"}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -85,14 +72,9 @@ func runRaftRemovePeer(env Env, args []string) error {
 }
 
 func runRaftTransferLeadership(env Env, args []string) error {
-	fs := newFlags("operator raft transfer-leadership", env)
-	var cf clientFlags
-	cf.register(fs)
+	fs, cf := apiFlags("operator raft transfer-leadership", env)
 	id := fs.String("id", "", "node ID to hand leadership to (default: the most up-to-date voter)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := cf.client()
+	c, err := cf.connect(fs, args)
 	if err != nil {
 		return err
 	}
@@ -105,15 +87,10 @@ func runRaftTransferLeadership(env Env, args []string) error {
 }
 
 func runJoinTokenCreate(env Env, args []string) error {
-	fs := newFlags("operator join-token create", env)
-	var cf clientFlags
-	cf.register(fs)
+	fs, cf := apiFlags("operator join-token create", env)
 	ttl := fs.String("ttl", "1h", "how long the token stays valid (at most 720h)")
 	quiet := fs.Bool("quiet", false, "print only the token")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := cf.client()
+	c, err := cf.connect(fs, args)
 	if err != nil {
 		return err
 	}

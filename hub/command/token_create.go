@@ -9,20 +9,17 @@ import (
 )
 
 func runTokenCreate(env Env, args []string) error {
-	fs := newFlags("token create", env)
-	var cf clientFlags
-	cf.register(fs)
+	fs, cf := apiFlags("token create", env)
 	branch := fs.String("branch", "", "branch the enrolled agent will belong to (required)")
 	ttl := fs.String("ttl", "1h", "how long the token stays valid (at most 720h)")
 	desc := fs.String("description", "", "free text kept with the token")
 	quiet := fs.Bool("quiet", false, "print only the token")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *branch == "" {
-		return &usageError{"-branch is required"}
-	}
-	c, err := cf.client()
+	c, err := cf.connect(fs, args, func() error {
+		if *branch == "" {
+			return &usageError{"-branch is required"}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -41,14 +38,9 @@ func runTokenCreate(env Env, args []string) error {
 }
 
 func runTokenList(env Env, args []string) error {
-	fs := newFlags("token list", env)
-	var cf clientFlags
-	cf.register(fs)
+	fs, cf := apiFlags("token list", env)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := cf.client()
+	c, err := cf.connect(fs, args)
 	if err != nil {
 		return err
 	}
@@ -68,13 +60,8 @@ func runTokenList(env Env, args []string) error {
 }
 
 func runStatus(env Env, args []string) error {
-	fs := newFlags("status", env)
-	var cf clientFlags
-	cf.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := cf.client()
+	fs, cf := apiFlags("status", env)
+	c, err := cf.connect(fs, args)
 	if err != nil {
 		return err
 	}
