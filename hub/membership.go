@@ -138,12 +138,18 @@ func (s *Server) handleMemberAdd(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	// A node may only speak for itself.
-	if cn := r.TLS.PeerCertificates[0].Subject.CommonName; cn != req.NodeID {
+	// A node may only speak for itself. A follower passing a request on
+	// names the node it came from; only a hub peer is believed.
+	cn := r.TLS.PeerCertificates[0].Subject.CommonName
+	if fwd := r.Header.Get("X-Vigil-Forwarded-Node"); fwd != "" {
+		cn = fwd
+	}
+	if cn != req.NodeID {
 		http.Error(w, "certificate of "+cn+" cannot register "+req.NodeID, http.StatusForbidden)
 		return
 	}
 	if s.node.Raft.State() != raft.Leader {
+		r.Header.Set("X-Vigil-Forwarded-Node", cn)
 		if !s.proxyToLeader(w, r) {
 			http.Error(w, "no leader", http.StatusServiceUnavailable)
 		}

@@ -40,7 +40,9 @@ func startCluster(t *testing.T, n int) []*clusterNode {
 			if err := nodes[0].client.Do("POST", "/v1/cluster/join-tokens", nil, api.JoinTokenRequest{TTL: "10m"}, &res); err != nil {
 				t.Fatalf("join token: %v", err)
 			}
-			args = append(args, "-join", fmt.Sprintf("%s:%d", nodes[0].ip, apiPort), "-token", res.Token)
+			// Each node joins through the one before it: node 3 through a
+			// follower, which passes the registration on to the leader.
+			args = append(args, "-join", fmt.Sprintf("%s:%d", nodes[i-2].ip, apiPort), "-token", res.Token)
 		}
 		if out, err := exec.Command(filepath.Join(binDir, "vigil-hub"), args...).CombinedOutput(); err != nil {
 			t.Fatalf("init hub-%d: %v\n%s", i, err, out)
