@@ -1,8 +1,6 @@
 package ship_test
 
 import (
-	"context"
-	"github.com/vigil-sec/vigil/agent/ship"
 	"github.com/vigil-sec/vigil/hub/hubtest"
 	"testing"
 	"time"
@@ -110,37 +108,4 @@ func TestShipper_HubHoldsNewerEpoch(t *testing.T) {
 	got := storedByEpoch(t, h.Srv.Store(), a.ID.AgentID)
 	assertRange(t, got[first.Epoch()], 1, 50)
 	assertRange(t, got[behind.Epoch()], 1, 20)
-}
-
-// TestShipper_ReEnrolledAgentKeepsItsBuffer models `vigil-agent enroll
-// -force` over a buffer that already shipped records: the new identity's
-// hub record has never seen this epoch, yet the buffer's epoch began at seq
-// 1. The agent must start a new epoch where its undelivered records begin.
-func TestShipper_ReEnrolledAgentKeepsItsBuffer(t *testing.T) {
-	h := hubtest.New(t, nil)
-	first := h.Enroll("branch-a")
-	buf := openBufferAt(t, time.Now())
-	appendRecords(t, buf, 1, 100, 100)
-	sh, err := ship.New(ship.Config{Hubs: []string{h.IngestAddr()}, TLS: first.ClientTLS(t)}, buf, hubtest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sh.Run(ctx) }()
-	hubtest.WaitFor(t, 20*time.Second, "first identity delivered", func() bool { return buf.AckedSeq() == 100 })
-	cancel()
-	<-done
-
-	second := h.Enroll("branch-a")
-	appendRecords(t, buf, 101, 150, 50)
-	startShipper(t, h, second, buf)
-	hubtest.WaitFor(t, 20*time.Second, "second identity delivered", func() bool { return buf.AckedSeq() == 150 })
-	got := storedByEpoch(t, h.Srv.Store(), second.ID.AgentID)
-	if len(got) != 1 {
-		t.Fatalf("second identity's events in %d epochs", len(got))
-	}
-	for _, seqs := range got {
-		assertRange(t, seqs, 101, 150)
-	}
 }

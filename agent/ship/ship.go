@@ -339,20 +339,7 @@ func (s *Shipper) reconcile(ha *agentpb.HelloAck, epoch uint64) (uint64, error) 
 		// the hub yet.
 		return 0, newEpoch("hub holds a newer epoch")
 	case ha.Epoch < epoch:
-		if s.buf.EpochStart() <= s.buf.AckedSeq() {
-			// Part of this epoch was delivered already, but this hub
-			// record has never seen it (the agent enrolled again, or the
-			// hub was restored from an older snapshot): start a new epoch
-			// where the undelivered records begin.
-			return 0, newEpoch("hub does not know this epoch's delivered records")
-		}
 		return 0, nil // the hub has not seen this epoch yet
-	}
-	if ha.AckedSeq < s.buf.AckedSeq() {
-		// The hub lost records it had acknowledged (a restore from an older
-		// snapshot, or a recovery): they are gone from this buffer too, so
-		// carry on from what is still here in a new epoch.
-		return 0, newEpoch("hub acknowledged less than it did before")
 	}
 	if last := s.buf.LastSeq(); ha.AckedSeq > last {
 		// The hub committed seqs this buffer no longer holds (lost from an
