@@ -3,7 +3,6 @@ package hub
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -336,9 +335,4 @@ func RequestJoin(ctx context.Context, addr string, req JoinRequest) (*JoinRespon
 		return nil, fmt.Errorf("join %s: the CA returned does not match the token's fingerprint", addr)
 	}
 	return &jr, nil
-}
-
-// NewServerToken makes a join token for a new hub node.
-func NewServerToken(caPin string) (identity.Token, error) {
-	return identity.NewToken(rand.Reader, caPin)
 }
