@@ -204,18 +204,23 @@ func (s *Server) self() MemberRequest {
 
 // registerSelf keeps this node's member record current: a node started with
 // join addresses and no Raft state asks a cluster node to add it as a voter;
-// any node whose record is missing or stale proposes its own.
+// any node whose record is missing or stale proposes its own. Afterwards it
+// keeps watching: a node that hears from no leader for a while may have been
+// removed (autopilot's dead-server cleanup, remove-peer) while it was away,
+// which its own state cannot tell it, since a removed node is sent nothing.
+// It then announces itself to every server it knows of, and the leader adds
+// it back.
 func (s *Server) registerSelf(ctx context.Context) {
 	me := s.self()
 	for delay := 100 * time.Millisecond; ; delay = min(delay*2, 5*time.Second) {
 		if ok, err := s.memberCurrent(me); err == nil && ok {
-			return
+			break
 		}
 		err := s.announce(ctx, me)
 		if err == nil {
 			if ok, _ := s.memberCurrent(me); ok {
 				s.log.Info("cluster membership recorded", "node_id", me.NodeID, "raft_addr", me.RaftAddr, "ingest_addr", me.IngestAddr)
-				return
+				break
 			}
 		} else {
 			s.log.Debug("registering with the cluster", "error", err)
@@ -224,6 +229,27 @@ func (s *Server) registerSelf(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(delay):
+		}
+	}
+	leaderless := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+		if addr, _ := s.node.Raft.LeaderWithID(); addr != "" {
+			leaderless = 0
+			continue
+		}
+		if leaderless++; leaderless < 2 {
+			continue
+		}
+		if err := s.announce(ctx, me); err == nil {
+			s.log.Info("no leader heard: announced this node to the cluster again", "node_id", me.NodeID)
+			leaderless = 0
+		} else {
+			s.log.Debug("announcing to the cluster", "error", err)
 		}
 	}
 }
@@ -255,6 +281,15 @@ func (s *Server) announce(ctx context.Context, me MemberRequest) error {
 			j = "https://" + j
 		}
 		targets = append(targets, j)
+	}
+	// The other servers this node knows of, for a node that was removed
+	// while away and started without join addresses.
+	if ms, err := s.st.Members(); err == nil {
+		for _, m := range ms {
+			if m.NodeId != me.NodeID && m.ApiAddr != "" && !slices.Contains(targets, "https://"+m.ApiAddr) {
+				targets = append(targets, "https://"+m.ApiAddr)
+			}
+		}
 	}
 	if len(targets) == 0 {
 		return ErrNoLeader

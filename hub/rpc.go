@@ -236,6 +236,7 @@ func isPeer(r *http.Request) bool {
 // internalHandler serves the node-to-node endpoints.
 func (s *Server) internalHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/internal/bootstrap", s.handleBootstrapInfo)
 	mux.HandleFunc("POST /v1/internal/apply", func(w http.ResponseWriter, r *http.Request) {
 		if !isPeer(r) {
 			http.Error(w, "internal endpoint: hub certificate required", http.StatusForbidden)

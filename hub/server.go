@@ -161,6 +161,8 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { errc <- s.ingest.Serve(ctx) }()
 	go s.leaderLoop(ctx)
 	go s.registerSelf(ctx)
+	go s.bootstrapExpect(ctx)
+	go s.autopilotLoop(ctx)
 	go func() {
 		if err := s.apiSrv.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("api: %w", err)

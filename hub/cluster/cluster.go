@@ -161,6 +161,27 @@ func orDefault(v, d uint64) uint64 {
 	return v
 }
 
+// HasState reports whether this node holds Raft state: a log, a snapshot or
+// a term. A node without state has never been part of a cluster.
+func (n *Node) HasState() (bool, error) {
+	return raft.HasExistingState(n.logs, n.logs, n.snaps)
+}
+
+// BootstrapWith forms a new cluster of the given voters. Every server of a
+// bootstrap_expect cluster calls it with the same list, which Raft permits.
+// A node that already holds state (it was reached by a leader first) is
+// left alone and reports false.
+func (n *Node) BootstrapWith(servers []raft.Server) (bool, error) {
+	err := n.Raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error()
+	if errors.Is(err, raft.ErrCantBootstrap) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("bootstrap cluster: %w", err)
+	}
+	return true, nil
+}
+
 // Addr is the transport's advertised address.
 func (n *Node) Addr() string { return string(n.transport.LocalAddr()) }
 

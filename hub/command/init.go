@@ -33,14 +33,29 @@ func runInit(env Env, args []string) error {
 	advRaft := fs.String("advertise-raft", "", "Raft address peers dial (default: first -ip with the raft port)")
 	apiAddr := fs.String("api-addr", "127.0.0.1:8443", "TCP address of the HTTPS API")
 	advAPI := fs.String("advertise-api", "", "API address other nodes use (default: first -ip with the api port)")
-	join := fs.String("join", "", "API address of a node of an existing cluster to join (needs -token)")
+	join := fs.String("join", "", "API address of a node of an existing cluster to join (needs -token); with -bootstrap-expect, the comma-separated API addresses of the other servers")
 	token := fs.String("token", "", "server join token from 'vigil-hub operator join-token create'")
+	expect := fs.Int("bootstrap-expect", 0, "form a new cluster once this many servers (this one included) reach each other through -join")
+	caFrom := fs.String("ca-from", "", "data directory of a server initialised earlier: use its cluster CA and admin token (for -bootstrap-expect clusters)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *data == "" {
 		return &usageError{"-data is required"}
 	}
+	if *expect < 0 {
+		return &usageError{"-bootstrap-expect must not be negative"}
+	}
+	if *expect > 0 && *token != "" {
+		return &usageError{"-bootstrap-expect forms a new cluster; -token joins an existing one: use one of them"}
+	}
+	if *expect > 0 && len(splitList(*join)) < *expect-1 {
+		return &usageError{fmt.Sprintf("-bootstrap-expect %d needs the API addresses of the other %d servers in -join", *expect, *expect-1)}
+	}
+	if *caFrom != "" && *token != "" {
+		return &usageError{"-ca-from and -token exclude each other: a joining node gets the CA from the cluster"}
+	}
+	tokenJoin := *join != "" && *expect == 0
 	if err := identity.ValidateName(*nodeID); err != nil {
 		return fmt.Errorf("node id: %w", err)
 	}
@@ -76,9 +91,10 @@ func runInit(env Env, args []string) error {
 	cfg.NodeID = *nodeID
 	now := time.Now()
 	var fingerprint string
-	if *join != "" {
+	switch {
+	case tokenJoin:
 		if *token == "" {
-			return &usageError{"-join needs -token"}
+			return &usageError{"-join needs -token (or -bootstrap-expect to form a new cluster)"}
 		}
 		ipStrs := make([]string, len(certIPs))
 		for i, ip := range certIPs {
@@ -115,8 +131,14 @@ func runInit(env Env, args []string) error {
 			return err
 		}
 		fingerprint = ca.Fingerprint()
-	} else {
-		ca, err := pki.CreateCA(cfg.TLSDir(), now)
+	default:
+		var ca *pki.CA
+		var err error
+		if *caFrom != "" {
+			ca, err = copyCA(*caFrom, cfg)
+		} else {
+			ca, err = pki.CreateCA(cfg.TLSDir(), now)
+		}
 		if err != nil {
 			return err
 		}
@@ -131,13 +153,15 @@ func runInit(env Env, args []string) error {
 		if err := pki.WriteSecretFile(cfg.NodeKeyFile(), keyPEM); err != nil {
 			return err
 		}
-		var tb [32]byte
-		if _, err := rand.Read(tb[:]); err != nil {
-			return err
-		}
-		admin := "vgla_" + base64.RawURLEncoding.EncodeToString(tb[:])
-		if err := pki.WriteSecretFile(cfg.AdminTokenFile(), []byte(admin+"\n")); err != nil {
-			return err
+		if *caFrom == "" {
+			var tb [32]byte
+			if _, err := rand.Read(tb[:]); err != nil {
+				return err
+			}
+			admin := "vgla_" + base64.RawURLEncoding.EncodeToString(tb[:])
+			if err := pki.WriteSecretFile(cfg.AdminTokenFile(), []byte(admin+"\n")); err != nil {
+				return err
+			}
 		}
 	}
 	var err error
@@ -164,10 +188,15 @@ func runInit(env Env, args []string) error {
 	out := map[string]any{
 		"node_id": cfg.NodeID, "data_dir": ".", "ingest_addr": cfg.IngestAddr, "advertise_ingest": cfg.AdvertiseIngest,
 		"raft_addr": cfg.RaftAddr, "advertise_raft": cfg.AdvertiseRaft, "api_addr": cfg.APIAddr,
-		"advertise_api": cfg.AdvertiseAPI, "bootstrap": *join == "", "log_level": "info",
+		"advertise_api": cfg.AdvertiseAPI, "log_level": "info",
+	}
+	if *expect > 0 {
+		out["bootstrap_expect"] = *expect
+	} else {
+		out["bootstrap"] = *join == ""
 	}
 	if *join != "" {
-		out["join"] = []string{*join}
+		out["join"] = splitList(*join)
 	}
 	y, err := yaml.Marshal(out)
 	if err != nil {
@@ -178,13 +207,50 @@ func runInit(env Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "Initialized hub node %q in %s\n", cfg.NodeID, *data)
-	if *join != "" {
+	switch {
+	case *expect > 0:
+		fmt.Fprintf(env.Stdout, "  forms a cluster of %d with: %s\n", *expect, *join)
+	case *join != "":
 		fmt.Fprintf(env.Stdout, "  joins the cluster of:    %s\n", *join)
 	}
 	fmt.Fprintf(env.Stdout, "  CA fingerprint (sha256): %s\n", fingerprint)
 	fmt.Fprintf(env.Stdout, "  admin token:             %s (0600)\n", cfg.AdminTokenFile())
 	fmt.Fprintf(env.Stdout, "Start it with: vigil-hub serve -c %s\n", filepath.Join(*data, "hub.yaml"))
 	return nil
+}
+
+// copyCA takes the cluster CA and admin token of the server initialised in
+// dir, for a server of a bootstrap_expect cluster that must share them.
+func copyCA(dir string, cfg config.Config) (*pki.CA, error) {
+	src := config.Config{DataDir: dir}
+	if _, err := pki.LoadCA(src.TLSDir()); err != nil {
+		return nil, fmt.Errorf("-ca-from %s: %w", dir, err)
+	}
+	for _, f := range []struct {
+		from, to string
+		secret   bool
+	}{
+		{filepath.Join(src.TLSDir(), pki.CACertFile), filepath.Join(cfg.TLSDir(), pki.CACertFile), false},
+		{filepath.Join(src.TLSDir(), pki.CAKeyFile), filepath.Join(cfg.TLSDir(), pki.CAKeyFile), true},
+		{src.AdminTokenFile(), cfg.AdminTokenFile(), true},
+	} {
+		b, err := os.ReadFile(f.from)
+		if err != nil {
+			return nil, fmt.Errorf("-ca-from: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(f.to), 0o700); err != nil {
+			return nil, err
+		}
+		if f.secret {
+			err = pki.WriteSecretFile(f.to, b)
+		} else {
+			err = pki.WriteFile(f.to, b, 0o644)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return pki.LoadCA(cfg.TLSDir())
 }
 
 func splitList(s string) []string {

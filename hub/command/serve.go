@@ -2,8 +2,10 @@ package command
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/vigil-sec/vigil/hub"
@@ -15,6 +17,7 @@ func runServe(env Env, args []string) error {
 	cfgPath := fs.String("c", "", "configuration file (hub.yaml)")
 	data := fs.String("data", "", "data directory; uses DIR/hub.yaml when -c is not given")
 	logLevel := fs.String("log-level", "", "override log_level")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the hub stops (for diagnosis)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -35,6 +38,17 @@ func runServe(env Env, args []string) error {
 	srv, err := hub.New(cfg, log)
 	if err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -41,15 +41,43 @@ type Config struct {
 	// initialised with a server join token: vigil-hub init -join).
 	Join []string `yaml:"join"`
 	// Bootstrap forms a new single-node cluster when this node has no Raft
-	// state. Defaults to true.
+	// state. Defaults to true unless BootstrapExpect is set.
 	Bootstrap *bool `yaml:"bootstrap"`
+	// BootstrapExpect, when above zero, forms a new cluster once this node
+	// reaches that many servers, itself included, through Join, none of
+	// which holds Raft state yet: every one of them then bootstraps the same
+	// configuration of all of them. The servers must share the cluster CA
+	// (vigil-hub init -ca-from). A node that finds an existing cluster joins
+	// it instead.
+	BootstrapExpect int `yaml:"bootstrap_expect"`
 	// LogLevel is debug, info, warn or error. Defaults to info.
 	LogLevel string `yaml:"log_level"`
 
 	Limits    Limits    `yaml:"limits"`
 	Raft      Raft      `yaml:"raft"`
 	Retention Retention `yaml:"retention"`
+	Autopilot Autopilot `yaml:"autopilot"`
 }
+
+// Autopilot is the leader's automatic care of the server set.
+type Autopilot struct {
+	// CleanupDeadServers removes a voter the leader has not reached for
+	// DeadServerAfter, so that a server that is gone for good does not count
+	// against the quorum forever. Defaults to true. A removed server that
+	// comes back registers itself again and is re-added.
+	CleanupDeadServers *bool `yaml:"cleanup_dead_servers"`
+	// DeadServerAfter is how long a voter must have failed every heartbeat
+	// before it is removed. Defaults to 10m (also when 0).
+	DeadServerAfter time.Duration `yaml:"dead_server_after"`
+	// MinQuorum is the fewest voters cleanup may leave. Defaults to
+	// bootstrap_expect, or 3 when that is not set. Cleanup also never
+	// removes a server while the healthy voters would not be a majority of
+	// what remains.
+	MinQuorum int `yaml:"min_quorum"`
+}
+
+// CleanupEnabled reports the effective cleanup_dead_servers setting.
+func (a Autopilot) CleanupEnabled() bool { return a.CleanupDeadServers == nil || *a.CleanupDeadServers }
 
 // Retention bounds the event store. The leader checks it every Interval and
 // proposes a retention entry through Raft, so every node deletes the same
@@ -88,14 +116,13 @@ type Raft struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	t := true
 	return Config{
 		IngestAddr: "0.0.0.0:7443",
 		RaftAddr:   "0.0.0.0:7444",
 		APIAddr:    "127.0.0.1:8443",
-		Bootstrap:  &t,
 		LogLevel:   "info",
 		Retention:  Retention{MaxAge: 720 * time.Hour, Interval: time.Minute},
+		Autopilot:  Autopilot{DeadServerAfter: 10 * time.Minute},
 	}
 }
 
@@ -112,6 +139,9 @@ func Load(path string) (Config, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
 		return c, fmt.Errorf("parse config %s: %w", path, err)
+	}
+	if c.Autopilot.MinQuorum == 0 {
+		c.Autopilot.MinQuorum = max(c.BootstrapExpect, 3)
 	}
 	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
 		// Relative to the config file, so a config travels with its data.
@@ -134,6 +164,20 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s is required", a.name))
 		}
 	}
+	if c.BootstrapExpect < 0 {
+		errs = append(errs, errors.New("bootstrap_expect must not be negative"))
+	}
+	if c.BootstrapExpect > 0 {
+		if c.BootstrapEnabled() {
+			errs = append(errs, errors.New("bootstrap_expect and bootstrap: true exclude each other: bootstrap forms a one-node cluster at once"))
+		}
+		if len(c.Join) < c.BootstrapExpect-1 {
+			errs = append(errs, fmt.Errorf("bootstrap_expect %d needs the API addresses of the other %d servers in join (have %d)", c.BootstrapExpect, c.BootstrapExpect-1, len(c.Join)))
+		}
+	}
+	if c.Autopilot.DeadServerAfter < 0 {
+		errs = append(errs, errors.New("autopilot.dead_server_after must not be negative"))
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -142,8 +186,14 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// BootstrapEnabled reports the effective bootstrap setting.
-func (c Config) BootstrapEnabled() bool { return c.Bootstrap == nil || *c.Bootstrap }
+// BootstrapEnabled reports the effective bootstrap setting: on unless set
+// off or replaced by bootstrap_expect.
+func (c Config) BootstrapEnabled() bool {
+	if c.Bootstrap != nil {
+		return *c.Bootstrap
+	}
+	return c.BootstrapExpect == 0
+}
 
 // Paths inside the data directory.
 func (c Config) TLSDir() string         { return filepath.Join(c.DataDir, "tls") }

@@ -149,3 +149,46 @@ func TestConfig_ValidateDeterministicOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestConfig_BootstrapExpect(t *testing.T) {
+	dir := t.TempDir()
+	c, err := config.Load(writeFile(t, dir, "expect.yaml", "node_id: hub-1\ndata_dir: .\nbootstrap_expect: 3\njoin: [10.0.0.2:8443, 10.0.0.3:8443]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BootstrapEnabled() {
+		t.Error("bootstrap_expect left the one-node bootstrap on")
+	}
+	if c.Autopilot.MinQuorum != 3 || !c.Autopilot.CleanupEnabled() || c.Autopilot.DeadServerAfter != 10*time.Minute {
+		t.Errorf("autopilot = %+v, want cleanup on after 10m with min_quorum 3", c.Autopilot)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	cases := map[string]string{
+		"both.yaml":     "node_id: hub-1\ndata_dir: .\nbootstrap: true\nbootstrap_expect: 3\njoin: [a:1, b:1]\n",
+		"few.yaml":      "node_id: hub-1\ndata_dir: .\nbootstrap_expect: 3\njoin: [a:1]\n",
+		"negative.yaml": "node_id: hub-1\ndata_dir: .\nbootstrap_expect: -1\n",
+	}
+	want := map[string]string{
+		"both.yaml":     "bootstrap_expect and bootstrap: true exclude each other",
+		"few.yaml":      "bootstrap_expect 3 needs the API addresses of the other 2 servers in join (have 1)",
+		"negative.yaml": "bootstrap_expect must not be negative",
+	}
+	for name, body := range cases {
+		c, err := config.Load(writeFile(t, dir, name, body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), want[name]) {
+			t.Errorf("%s: Validate = %v, want %q", name, err, want[name])
+		}
+	}
+	c, err = config.Load(writeFile(t, dir, "ap.yaml", "node_id: hub-1\ndata_dir: .\nautopilot:\n  cleanup_dead_servers: false\n  min_quorum: 5\n  dead_server_after: 2s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Autopilot.CleanupEnabled() || c.Autopilot.MinQuorum != 5 || c.Autopilot.DeadServerAfter != 2*time.Second {
+		t.Errorf("autopilot = %+v", c.Autopilot)
+	}
+}

@@ -19,18 +19,30 @@ import (
 type clusterNode struct {
 	*hub
 	ip string
+	id string // node id, hub-N
 }
 
 // startCluster starts n hub nodes on 127.0.0.1..n: the first bootstraps,
 // the others join it with server join tokens.
 func startCluster(t *testing.T, n int) []*clusterNode {
 	t.Helper()
+	var ips []string
+	for i := 1; i <= n; i++ {
+		ips = append(ips, fmt.Sprintf("127.0.0.%d", i))
+	}
+	return startClusterOn(t, ips, nil)
+}
+
+// startClusterOn starts one hub node per address; prefix, when not nil,
+// gives the command each node runs through (its network namespace).
+func startClusterOn(t *testing.T, ips []string, prefix func(i int) []string) []*clusterNode {
+	t.Helper()
 	needBinaries(t)
 	port := func() int { return freePort(t) }
 	ingestPort, raftPort, apiPort := port(), port(), port()
 	var nodes []*clusterNode
-	for i := 1; i <= n; i++ {
-		ip := fmt.Sprintf("127.0.0.%d", i)
+	for i := 1; i <= len(ips); i++ {
+		ip := ips[i-1]
 		dir := filepath.Join(t.TempDir(), fmt.Sprintf("hub-%d", i))
 		args := []string{"init", "-data", dir, "-node-id", fmt.Sprintf("hub-%d", i), "-ip", ip,
 			"-ingest-addr", fmt.Sprintf("%s:%d", ip, ingestPort), "-raft-addr", fmt.Sprintf("%s:%d", ip, raftPort),
@@ -44,31 +56,50 @@ func startCluster(t *testing.T, n int) []*clusterNode {
 			// follower, which passes the registration on to the leader.
 			args = append(args, "-join", fmt.Sprintf("%s:%d", nodes[i-2].ip, apiPort), "-token", res.Token)
 		}
-		if out, err := exec.Command(filepath.Join(binDir, "vigil-hub"), args...).CombinedOutput(); err != nil {
+		var pre []string
+		if prefix != nil {
+			pre = prefix(i - 1)
+		}
+		if out, err := command(pre, "vigil-hub", args...).CombinedOutput(); err != nil {
 			t.Fatalf("init hub-%d: %v\n%s", i, err, out)
 		}
-		f, err := os.OpenFile(filepath.Join(dir, "hub.yaml"), os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(f, "raft:\n  heartbeat_timeout: 300ms\n  election_timeout: 300ms\n")
-		f.Close()
-		h := &hub{ip: ip, dir: dir, ingest: ingestPort, raft: raftPort, apiP: apiPort}
-		h.proc = &proc{t: t, name: "vigil-hub", args: []string{"serve", "-data", dir}, log: filepath.Join(filepath.Dir(dir), fmt.Sprintf("hub-%d.log", i))}
-		tok, _ := os.ReadFile(filepath.Join(dir, "admin.token"))
-		if h.client, err = api.NewClient(fmt.Sprintf("https://%s:%d", ip, apiPort), strings.TrimSpace(string(tok)), filepath.Join(dir, "tls", "ca.crt")); err != nil {
-			t.Fatal(err)
-		}
-		node := &clusterNode{hub: h, ip: ip}
-		t.Cleanup(func() {
-			if t.Failed() {
-				h.dumpLog()
-			}
-			h.stop()
-		})
-		h.startAndWait()
+		node := newClusterNode(t, i, ip, dir, [3]int{ingestPort, raftPort, apiPort}, pre)
+		node.startAndWait()
 		nodes = append(nodes, node)
 	}
+	waitVoters(t, nodes, len(ips))
+	return nodes
+}
+
+// newClusterNode prepares (does not start) node i of a cluster whose data
+// directory dir was initialised: it appends the tests' tight Raft timing to
+// hub.yaml and makes an API client.
+func newClusterNode(t *testing.T, i int, ip, dir string, ports [3]int, prefix []string) *clusterNode {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, "hub.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "raft:\n  heartbeat_timeout: 300ms\n  election_timeout: 300ms\n")
+	f.Close()
+	h := &hub{ip: ip, dir: dir, ingest: ports[0], raft: ports[1], apiP: ports[2]}
+	h.proc = &proc{t: t, name: "vigil-hub", args: []string{"serve", "-data", dir}, log: filepath.Join(filepath.Dir(dir), fmt.Sprintf("hub-%d.log", i)), prefix: prefix}
+	tok, _ := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if h.client, err = api.NewClient(fmt.Sprintf("https://%s:%d", ip, ports[2]), strings.TrimSpace(string(tok)), filepath.Join(dir, "tls", "ca.crt")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			h.dumpLog()
+		}
+		h.stop()
+	})
+	return &clusterNode{hub: h, ip: ip, id: fmt.Sprintf("hub-%d", i)}
+}
+
+// waitVoters waits until the first node lists n members, all voters.
+func waitVoters(t *testing.T, nodes []*clusterNode, n int) {
+	t.Helper()
 	waitFor(t, 30*time.Second, fmt.Sprintf("%d voters", n), func() bool {
 		var ms []api.Member
 		if nodes[0].client.Do("GET", "/v1/members", nil, nil, &ms) != nil || len(ms) != n {
@@ -81,7 +112,6 @@ func startCluster(t *testing.T, n int) []*clusterNode {
 		}
 		return true
 	})
-	return nodes
 }
 
 // leader asks the live nodes who leads.
@@ -100,7 +130,7 @@ func leader(t *testing.T, nodes []*clusterNode) *clusterNode {
 			for _, p := range peers {
 				if p.Leader {
 					for _, m := range nodes {
-						if "hub-"+strings.TrimPrefix(m.ip, "127.0.0.") == p.ID && m.cmd != nil {
+						if m.id == p.ID && m.cmd != nil {
 							found = m
 							return true
 						}
@@ -261,7 +291,7 @@ func TestE2E_ClusterPausedLeader(t *testing.T) {
 		}
 		for _, p := range peers {
 			if p.Leader {
-				return p.ID != "hub-"+strings.TrimPrefix(old.ip, "127.0.0.")
+				return p.ID != old.id
 			}
 		}
 		return false

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -88,6 +89,19 @@ type proc struct {
 	args []string
 	log  string
 	cmd  *exec.Cmd
+	// prefix runs the binary through another command that execs it, such
+	// as "ip netns exec NS": the process keeps its pid, so signals reach it.
+	prefix []string
+}
+
+// command builds the command line of binary name with args, run through
+// prefix when one is given.
+func command(prefix []string, name string, args ...string) *exec.Cmd {
+	bin := filepath.Join(binDir, name)
+	if len(prefix) == 0 {
+		return exec.Command(bin, args...)
+	}
+	return exec.Command(prefix[0], append(append(slices.Clip(prefix[1:]), bin), args...)...)
 }
 
 func (p *proc) start() {
@@ -97,7 +111,7 @@ func (p *proc) start() {
 		p.t.Fatal(err)
 	}
 	fmt.Fprintf(f, "=== start %s %s\n", p.name, strings.Join(p.args, " "))
-	p.cmd = exec.Command(filepath.Join(binDir, p.name), p.args...)
+	p.cmd = command(p.prefix, p.name, p.args...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
@@ -265,6 +279,7 @@ type agentOpts struct {
 	bufferMax      string // e.g. "64KiB"
 	files          []string
 	extraYAML      string
+	prefix         []string // run the agent through this (a network namespace)
 }
 
 func startAgent(t *testing.T, h *hub, o agentOpts) *agentProc {
@@ -304,7 +319,7 @@ func startAgent(t *testing.T, h *hub, o agentOpts) *agentProc {
 	if err := os.WriteFile(filepath.Join(dir, "agent.yaml"), y.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a.proc = &proc{t: t, name: "vigil-agent", args: []string{"run", "-c", filepath.Join(dir, "agent.yaml")}, log: filepath.Join(filepath.Dir(dir), "agent.log")}
+	a.proc = &proc{t: t, name: "vigil-agent", args: []string{"run", "-c", filepath.Join(dir, "agent.yaml")}, log: filepath.Join(filepath.Dir(dir), "agent.log"), prefix: o.prefix}
 	t.Cleanup(func() {
 		if t.Failed() {
 			a.dumpLog()
@@ -339,7 +354,7 @@ type agentStatus struct {
 
 func (a *agentProc) tryStatus() (agentStatus, error) {
 	var st agentStatus
-	out, err := exec.Command(filepath.Join(binDir, "vigil-agent"), "status", "-json", "-addr", a.status).Output()
+	out, err := command(a.prefix, "vigil-agent", "status", "-json", "-addr", a.status).Output()
 	if err != nil {
 		return st, err
 	}

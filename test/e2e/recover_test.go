@@ -31,7 +31,7 @@ func TestE2E_ClusterLostQuorumRecover(t *testing.T) {
 			lost = append(lost, n)
 		}
 	}
-	survivorID := "hub-" + strings.TrimPrefix(survivor.ip, "127.0.0.")
+	survivorID := survivor.id
 	// The survivor snapshots often, so that recovery replays its log on top
 	// of a snapshot, as it would after a long run.
 	f, err := os.OpenFile(filepath.Join(survivor.dir, "hub.yaml"), os.O_APPEND|os.O_WRONLY, 0)
@@ -139,7 +139,7 @@ func TestE2E_ClusterLostQuorumRecover(t *testing.T) {
 	// A lost server comes back only with a wiped data directory, joining
 	// again with a server join token; it catches up with everything.
 	back := lost[0]
-	backID := "hub-" + strings.TrimPrefix(back.ip, "127.0.0.")
+	backID := back.id
 	var jt api.TokenResponse
 	if err := survivor.client.Do("POST", "/v1/cluster/join-tokens", nil, api.JoinTokenRequest{TTL: "10m"}, &jt); err != nil {
 		t.Fatalf("join token: %v", err)

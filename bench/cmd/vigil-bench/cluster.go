@@ -282,8 +282,13 @@ func (n *clusterNode) writeRaft(raftSection string) error {
 
 // startProc starts vigil-hub serve for the node without waiting.
 func (n *clusterNode) startProc() error {
+	args := []string{"serve", "-data", n.dir}
+	if n.b.cfg.profile != "" {
+		// Each start overwrites the node's profile: the last run is kept.
+		args = append(args, "-cpuprofile", filepath.Join(n.b.cfg.profile, n.name+".pprof"))
+	}
 	var err error
-	n.proc, err = n.b.sup.start(n.name, filepath.Join(n.b.dir, n.name+".log"), filepath.Join(n.b.cfg.binDir, "vigil-hub"), "serve", "-data", n.dir)
+	n.proc, err = n.b.sup.start(n.name, filepath.Join(n.b.dir, n.name+".log"), filepath.Join(n.b.cfg.binDir, "vigil-hub"), args...)
 	return err
 }
 

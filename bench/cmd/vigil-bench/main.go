@@ -65,7 +65,7 @@ func main() {
 	clusterRate := flag.Int("cluster-rate", 2_000, "cluster: lines per second the agent sends while the leader is killed")
 	clusterKills := flag.Int("cluster-kills", 10, "cluster: leader kills with 300ms Raft timeouts")
 	clusterDefaultKills := flag.Int("cluster-default-kills", 10, "cluster: leader kills with the default Raft timeouts (0: skip)")
-	profile := flag.String("profile", "", "parse: write CPU profiles of the parse child into this directory")
+	profile := flag.String("profile", "", "write CPU profiles (the parse child, the cluster hubs) into this directory")
 	child := flag.String("child", "", "internal: run one measurement as a child process")
 	flag.Parse()
 
