@@ -279,10 +279,49 @@ func TestE2E_ClusterPausedLeader(t *testing.T) {
 		}
 	}
 	newLeader := leader(t, others)
+	// A write the paused node cannot know of.
+	var written api.TokenResponse
+	if err := newLeader.client.Do("POST", "/v1/enroll-tokens", nil, api.TokenRequest{Branch: "during-pause", TTL: "10m"}, &written); err != nil {
+		t.Fatalf("token create at the new leader: %v", err)
+	}
 	time.Sleep(1500 * time.Millisecond)
 	if err := old.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
+	// The first read and write through the resumed node, at once: a
+	// linearizable read either fails or sees the write made during the
+	// pause; a write either fails or is committed by the new leader.
+	var (
+		read       []api.TokenInfo
+		readErr    error
+		created    api.TokenResponse
+		writeErr   error
+		readerDone = make(chan struct{})
+		writerDone = make(chan struct{})
+	)
+	go func() {
+		defer close(readerDone)
+		readErr = old.client.Do("GET", "/v1/enroll-tokens", nil, nil, &read)
+	}()
+	go func() {
+		defer close(writerDone)
+		writeErr = old.client.Do("POST", "/v1/enroll-tokens", nil, api.TokenRequest{Branch: "after-resume", TTL: "10m"}, &created)
+	}()
+	<-readerDone
+	<-writerDone
+	if readErr == nil && !slices.ContainsFunc(read, func(ti api.TokenInfo) bool { return ti.ID == written.ID }) {
+		t.Fatalf("stale read: the resumed node answered without the token %s created while it was paused", written.ID)
+	}
+	if writeErr == nil {
+		var all []api.TokenInfo
+		if err := newLeader.client.Do("GET", "/v1/enroll-tokens", nil, nil, &all); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(all, func(ti api.TokenInfo) bool { return ti.ID == created.ID }) {
+			t.Fatalf("the resumed node acknowledged token %s, which the cluster does not hold", created.ID)
+		}
+	}
+	t.Logf("first read through the resumed node: err=%v, saw the pause-time write: %v; first write: err=%v", readErr, readErr == nil, writeErr)
 	// Once resumed, the old leader learns of the newer term and follows.
 	waitFor(t, 20*time.Second, "the resumed node to follow", func() bool {
 		var peers []api.Peer
