@@ -52,12 +52,15 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-# Regenerates protocol/*pb from protocol/proto; needs protoc (apt-get install
+# Regenerates protocol/*pb from protocol/proto and the plugin wire format
+# plugins/sdk/internal/pluginpb from plugins/sdk/proto; needs protoc (apt-get install
 # protobuf-compiler). The generated code is committed, so builds never need it.
 proto:
 	$(GO) install $(PROTOC_GEN_GO)
 	protoc --plugin=$$($(GO) env GOPATH)/bin/protoc-gen-go -I protocol/proto \
 		--go_out=. --go_opt=module=github.com/vigil-sec/vigil protocol/proto/*.proto
+	protoc --plugin=$$($(GO) env GOPATH)/bin/protoc-gen-go -I plugins/sdk/proto \
+		--go_out=. --go_opt=module=github.com/vigil-sec/vigil plugins/sdk/proto/*.proto
 
 clean:
 	rm -rf $(BIN) .vigil-demo

@@ -151,6 +151,9 @@ type Buffer struct {
 	chunks     []chunk // committed, unacked runs in seq order
 	notify     chan struct{}
 
+	dlMu   sync.Mutex // orders dead-letter ids
+	dlNext uint64     // next dead-letter id; 0 until the first is stored
+
 	appended    atomic.Uint64
 	droppedFull atomic.Uint64
 	commits     atomic.Uint64

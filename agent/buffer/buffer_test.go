@@ -340,3 +340,56 @@ func TestBuffer_IntervalSyncMakesDurable(t *testing.T) {
 		t.Fatalf("read %d after sync", len(got))
 	}
 }
+
+func TestBuffer_DeadLetters(t *testing.T) {
+	dir := t.TempDir()
+	b, err := Open(DefaultConfig(dir), nil, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		id, err := b.PutDeadLetter(DeadLetter{Input: "fw", Parser: "parser.acme", Error: "plugin crashed", Attempts: 3, Record: []byte(fmt.Sprintf("rec-%d", i))})
+		if err != nil || id != uint64(i+1) {
+			t.Fatalf("put %d: id %d, %v", i, id, err)
+		}
+	}
+	if ok, err := b.DeleteDeadLetter(2); !ok || err != nil {
+		t.Fatalf("delete 2: %v %v", ok, err)
+	}
+	if ok, _ := b.DeleteDeadLetter(2); ok {
+		t.Fatal("deleted 2 twice")
+	}
+	b.Close()
+	// Ids keep growing across a restart, never reusing a dropped one.
+	b, err = Open(DefaultConfig(dir), nil, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	id, err := b.PutDeadLetter(DeadLetter{Input: "fw", Record: []byte("rec-3")})
+	if err != nil || id != 4 {
+		t.Fatalf("put after restart: id %d, %v", id, err)
+	}
+	list, total, err := b.DeadLetters(0, 10)
+	if err != nil || total != 3 || len(list) != 3 {
+		t.Fatalf("list: %d of %d, %v", len(list), total, err)
+	}
+	var got []string
+	for _, dl := range list {
+		got = append(got, fmt.Sprintf("%d:%s", dl.ID, dl.Record))
+	}
+	if want := "1:rec-0 3:rec-2 4:rec-3"; strings.Join(got, " ") != want {
+		t.Errorf("dead letters %v, want %s", got, want)
+	}
+	if page, total, _ := b.DeadLetters(1, 1); len(page) != 1 || page[0].ID != 3 || total != 3 {
+		t.Errorf("page after 1: %+v (total %d)", page, total)
+	}
+	dl, ok, err := b.DeadLetter(1)
+	if err != nil || !ok || dl.Error != "plugin crashed" || dl.Attempts != 3 || dl.Parser != "parser.acme" {
+		t.Errorf("get 1: %+v %v %v", dl, ok, err)
+	}
+	// Dead letters are not queue records: nothing is shipped.
+	if st := b.Stats(); st.LastSeq != 0 {
+		t.Errorf("last seq %d after dead letters only", st.LastSeq)
+	}
+}
