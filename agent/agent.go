@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vigil-sec/vigil/agent/parsers"
+	"github.com/vigil-sec/vigil/agent/plugins"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +42,7 @@ type Agent struct {
 	buf     *buffer.Buffer
 	shipper *ship.Shipper
 	inputs  []inputs.Input
+	plugins map[string]*plugins.Supervisor
 	status  net.Listener
 	started time.Time
 	// Ready is closed once the buffer is open and every input is listening.
@@ -69,6 +73,21 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 		Dir: cfg.BufferDir(), MaxBytes: int64(cfg.Buffer.MaxBytes), Fsync: cfg.Buffer.Fsync, FsyncInterval: cfg.Buffer.FsyncInterval,
 	}, log.With("component", "buffer"), time.Now); err != nil {
 		return nil, err
+	}
+	a.plugins = map[string]*plugins.Supervisor{}
+	for _, pc := range cfg.Plugins {
+		if _, err := parsers.New(pc.Name); err == nil {
+			return nil, fmt.Errorf("plugin %s: the name is a built-in parser's; pick another", pc.Name)
+		}
+		plog := log.With("component", "plugin", "plugin", pc.Name)
+		sup := plugins.New(plugins.Config{Name: pc.Name, Path: pc.Path, SHA256: pc.SHA256, Timeout: pc.Timeout, MaxAttempts: pc.MaxAttempts},
+			a.buf, logWriter{plog}, plog)
+		a.plugins[pc.Name] = sup
+		// Started now so that a wrong path or checksum is an error at start
+		// rather than a surprise at the first record.
+		if err := sup.Start(); err != nil {
+			return nil, fmt.Errorf("plugin %s: %w", pc.Name, err)
+		}
 	}
 	for _, ic := range cfg.Inputs {
 		in, err := a.newInput(ic)
@@ -116,6 +135,10 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 
 func (a *Agent) newInput(ic config.InputConfig) (inputs.Input, error) {
 	log := a.log.With("component", "input")
+	var plugin parsers.BatchParser
+	if sup, ok := a.plugins[ic.Parser]; ok {
+		plugin = sup
+	}
 	switch ic.Type {
 	case "syslog":
 		var tc *tls.Config
@@ -128,10 +151,10 @@ func (a *Agent) newInput(ic config.InputConfig) (inputs.Input, error) {
 		}
 		return syslog.New(syslog.Config{
 			ID: ic.ID, Protocol: ic.Protocol, Listen: ic.Listen, Framing: ic.Framing,
-			Parser: ic.Parser, MaxLine: int(ic.MaxLine), TLS: tc,
+			Parser: ic.Parser, Plugin: plugin, MaxLine: int(ic.MaxLine), TLS: tc,
 		}, a.buf, log)
 	case "file":
-		return newFileInput(ic, a.buf, log)
+		return newFileInput(ic, plugin, a.buf, log)
 	}
 	return nil, fmt.Errorf("input %s: unknown type %q", ic.ID, ic.Type)
 }
@@ -188,6 +211,9 @@ func (a *Agent) close() {
 	if a.status != nil {
 		a.status.Close()
 	}
+	for _, sup := range a.plugins {
+		sup.Close()
+	}
 	if a.buf != nil {
 		if err := a.buf.Close(); err != nil {
 			a.log.Warn("close buffer", "error", err)
@@ -205,6 +231,11 @@ type Status struct {
 	Ship    ship.Status                  `json:"connection"`
 	Inputs  map[string]map[string]uint64 `json:"inputs"`
 	Drops   map[string]uint64            `json:"drops"`
+	// Plugins holds each parser plugin's counters (restarts, crashes,
+	// timeouts, dead letters) and its pid (0 when not running).
+	Plugins map[string]map[string]uint64 `json:"plugins,omitempty"`
+	// DeadLetters is how many records wait in the dead-letter store.
+	DeadLetters int `json:"dead_letters"`
 }
 
 // Status returns the agent's current status.
@@ -227,6 +258,17 @@ func (a *Agent) Status() Status {
 		st.Drops["buffer_full"] += c.DroppedFull.Load()
 		st.Drops["invalid_frame"] += c.DroppedInvalid.Load()
 		st.Drops["connection_limit"] += c.ConnRefused.Load()
+	}
+	for name, sup := range a.plugins {
+		if st.Plugins == nil {
+			st.Plugins = map[string]map[string]uint64{}
+		}
+		m := sup.Counters().Snapshot()
+		m["pid"] = uint64(sup.Pid())
+		st.Plugins[name] = m
+	}
+	if _, n, err := a.buf.DeadLetters(0, 0); err == nil {
+		st.DeadLetters = n
 	}
 	return st
 }
@@ -270,8 +312,29 @@ func (a *Agent) handler() http.Handler {
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vigil_input_parse_errors_total", Help: "Records the parser could not parse (kept raw).", ConstLabels: l}, func() float64 { return float64(c.ParseErrors.Load()) }),
 		)
 	}
+	for name, sup := range a.plugins {
+		c := sup.Counters()
+		for _, m := range []struct {
+			name, help string
+			v          *atomic.Uint64
+		}{
+			{"vigil_plugin_restarts_total", "Parser plugin restarts after a crash, hang or failed start.", &c.Restarts},
+			{"vigil_plugin_crashes_total", "Calls that ended with the parser plugin gone or broken.", &c.Crashes},
+			{"vigil_plugin_timeouts_total", "Calls that missed their deadline (the plugin was killed).", &c.Timeouts},
+			{"vigil_plugin_dead_letters_total", "Records set aside as dead letters.", &c.DeadLetters},
+			{"vigil_plugin_records_total", "Records parsed by the plugin.", &c.Records},
+		} {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.name, Help: m.help, ConstLabels: prometheus.Labels{"plugin": name}},
+				func() float64 { return float64(m.v.Load()) }))
+		}
+	}
+	gauge("vigil_dead_letters", "Records waiting in the dead-letter store.", func() float64 {
+		_, n, _ := a.buf.DeadLetters(0, 0)
+		return float64(n)
+	})
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	a.deadLetterRoutes(mux)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)

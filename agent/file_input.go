@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"github.com/vigil-sec/vigil/agent/parsers"
 	"log/slog"
 
 	"github.com/vigil-sec/vigil/agent/buffer"
@@ -9,9 +10,9 @@ import (
 	"github.com/vigil-sec/vigil/agent/inputs/file"
 )
 
-func newFileInput(ic config.InputConfig, buf *buffer.Buffer, log *slog.Logger) (inputs.Input, error) {
+func newFileInput(ic config.InputConfig, plugin parsers.BatchParser, buf *buffer.Buffer, log *slog.Logger) (inputs.Input, error) {
 	return file.New(file.Config{
-		ID: ic.ID, Paths: ic.Paths, Exclude: ic.Exclude, Parser: ic.Parser,
+		ID: ic.ID, Paths: ic.Paths, Exclude: ic.Exclude, Parser: ic.Parser, Plugin: plugin,
 		MaxLine: int(ic.MaxLine), StartAt: ic.StartAt,
 	}, buf, log)
 }

@@ -28,10 +28,11 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"enroll":  {"Enroll this host with a hub using a one-time token", runEnroll},
-		"run":     {"Run the agent", runRun},
-		"status":  {"Show buffer, connection and input counters of the running agent", runStatus},
-		"version": {"Print the version", runVersion},
+		"enroll":     {"Enroll this host with a hub using a one-time token", runEnroll},
+		"deadletter": {"List, show, replay or drop records a parser plugin could not parse", runDeadLetter},
+		"run":        {"Run the agent", runRun},
+		"status":     {"Show buffer, connection and input counters of the running agent", runStatus},
+		"version":    {"Print the version", runVersion},
 	}
 }
 

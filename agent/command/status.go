@@ -76,6 +76,16 @@ func runStatus(env Env, args []string) error {
 		c := st.Inputs[id]
 		fmt.Fprintf(tw, "Input %s\t%d events, %d truncated, %d parse errors, %d dropped\n", id, c["records_total"], c["truncated_total"], c["parse_errors_total"], c["dropped_buffer_full"]+c["dropped_invalid_frame"])
 	}
+	names := make([]string, 0, len(st.Plugins))
+	for n := range st.Plugins {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		c := st.Plugins[n]
+		fmt.Fprintf(tw, "Plugin %s	pid %d, %d records, %d restarts, %d crashes, %d timeouts, %d dead letters\n", n, c["pid"], c["records_total"], c["restarts_total"], c["crashes_total"], c["timeouts_total"], c["dead_letters_total"])
+	}
+	fmt.Fprintf(tw, "Dead letters	%d waiting (vigil-agent deadletter list)\n", st.DeadLetters)
 	return tw.Flush()
 }
 

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -36,6 +37,26 @@ type Config struct {
 	Buffer      Buffer        `yaml:"buffer"`
 	Ship        Ship          `yaml:"ship"`
 	Inputs      []InputConfig `yaml:"inputs"`
+	// Plugins are out-of-process parser plugins; an input uses one by
+	// naming it in parser:.
+	Plugins []PluginConfig `yaml:"plugins"`
+}
+
+// PluginConfig is one parser plugin binary.
+type PluginConfig struct {
+	// Name is what inputs put in parser:. It must not be a built-in
+	// parser's name.
+	Name string `yaml:"name"`
+	// Path is the plugin binary; SHA256 its hex SHA-256, checked before
+	// every start (a changed binary is refused).
+	Path   string `yaml:"path"`
+	SHA256 string `yaml:"sha256"`
+	// Timeout bounds one call into the plugin; a plugin that misses it is
+	// killed and restarted. Defaults to 5s.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxAttempts is how often one record may crash or hang the plugin
+	// before it is set aside as a dead letter. Defaults to 3.
+	MaxAttempts int `yaml:"max_attempts"`
 }
 
 // Buffer configures the durable queue.
@@ -69,7 +90,8 @@ type InputConfig struct {
 	ID string `yaml:"id"`
 	// Type is "syslog" or "file".
 	Type string `yaml:"type"`
-	// Parser is a catalog name (syslog, rfc3164, rfc5424, raw). Defaults to syslog.
+	// Parser is a built-in parser's name (see docs/parsers.md) or a plugin's
+	// name from plugins. Defaults to syslog.
 	Parser string `yaml:"parser"`
 	// MaxLine is the record size limit; longer records are cut and tagged.
 	// Defaults to 64KiB.
@@ -131,6 +153,26 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("buffer.fsync must be always or interval, not %q", c.Buffer.Fsync))
 	}
+	plugins := map[string]bool{}
+	for i, p := range c.Plugins {
+		where := fmt.Sprintf("plugins[%d]", i)
+		switch {
+		case p.Name == "":
+			errs = append(errs, fmt.Errorf("%s: name is required", where))
+		case plugins[p.Name]:
+			errs = append(errs, fmt.Errorf("%s: duplicate name %q", where, p.Name))
+		}
+		plugins[p.Name] = true
+		if p.Path == "" {
+			errs = append(errs, fmt.Errorf("%s (%s): path is required", where, p.Name))
+		}
+		if sum, err := hex.DecodeString(p.SHA256); err != nil || len(sum) != 32 {
+			errs = append(errs, fmt.Errorf("%s (%s): sha256 must be the binary's 64-hex-digit SHA-256 (sha256sum %s)", where, p.Name, p.Path))
+		}
+		if p.Timeout < 0 || p.MaxAttempts < 0 {
+			errs = append(errs, fmt.Errorf("%s (%s): timeout and max_attempts must not be negative", where, p.Name))
+		}
+	}
 	ids := map[string]bool{}
 	for i, in := range c.Inputs {
 		where := fmt.Sprintf("inputs[%d]", i)
@@ -164,6 +206,16 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Plugin returns the plugin an input's parser names, if it names one.
+func (c Config) Plugin(parser string) (PluginConfig, bool) {
+	for _, p := range c.Plugins {
+		if p.Name == parser {
+			return p, true
+		}
+	}
+	return PluginConfig{}, false
 }
 
 // Paths inside the data directory.

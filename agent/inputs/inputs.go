@@ -52,7 +52,8 @@ type Counters struct {
 	Truncated      atomic.Uint64
 	InvalidUTF8    atomic.Uint64
 	ParseErrors    atomic.Uint64
-	Connections    atomic.Int64 // open connections (stream inputs)
+	DeadLetters    atomic.Uint64 // records a parser plugin set aside
+	Connections    atomic.Int64  // open connections (stream inputs)
 	ConnRefused    atomic.Uint64
 }
 
@@ -66,6 +67,7 @@ func (c *Counters) Snapshot() map[string]uint64 {
 		"truncated_total":           c.Truncated.Load(),
 		"invalid_utf8_total":        c.InvalidUTF8.Load(),
 		"parse_errors_total":        c.ParseErrors.Load(),
+		"dead_letters_total":        c.DeadLetters.Load(),
 		"connections":               uint64(max(c.Connections.Load(), 0)),
 		"connections_refused_total": c.ConnRefused.Load(),
 	}
@@ -81,6 +83,13 @@ type Batch struct {
 	recs  [][]byte
 	raw   uint64
 	last  parsers.Stats
+
+	// With a batch parser, records wait here unparsed until the batch is
+	// taken (Records), so the parser sees them in one call.
+	pending  []byte
+	pendEnds []int
+	pendRcv  []time.Time
+	pendRaws [][]byte
 }
 
 // NewBatch returns a batch that processes records with proc.
@@ -88,27 +97,56 @@ func NewBatch(proc *parsers.Processor, ctr *Counters) *Batch {
 	return &Batch{proc: proc, ctr: ctr}
 }
 
-// Add parses one raw record into the batch.
+// Add parses one raw record into the batch (or, with a batch parser, keeps
+// it for the batch's one parse call).
 func (b *Batch) Add(raw []byte, received time.Time) {
+	b.raw += uint64(len(raw))
+	if b.proc.Batcher() != nil {
+		b.pending = append(b.pending, raw...)
+		b.pendEnds = append(b.pendEnds, len(b.pending))
+		b.pendRcv = append(b.pendRcv, received)
+		return
+	}
 	b.arena = append(b.arena, b.proc.Process(raw, received)...)
 	b.spans = append(b.spans, len(b.arena))
-	b.raw += uint64(len(raw))
 }
 
-// Len is the number of records held.
-func (b *Batch) Len() int { return len(b.spans) }
+// parsePending runs the batch parser over the records waiting for it.
+func (b *Batch) parsePending() {
+	if len(b.pendEnds) == 0 {
+		return
+	}
+	b.pendRaws = b.pendRaws[:0]
+	start := 0
+	for _, end := range b.pendEnds {
+		b.pendRaws = append(b.pendRaws, b.pending[start:end:end])
+		start = end
+	}
+	b.proc.ProcessBatch(b.proc.Batcher(), b.pendRaws, b.pendRcv, func(enc []byte) {
+		b.arena = append(b.arena, enc...)
+		b.spans = append(b.spans, len(b.arena))
+	})
+	b.pending, b.pendEnds, b.pendRcv = b.pending[:0], b.pendEnds[:0], b.pendRcv[:0]
+}
 
-// Size is the encoded bytes held.
-func (b *Batch) Size() int { return len(b.arena) }
+// Len is the number of records held (waiting ones included).
+func (b *Batch) Len() int { return len(b.spans) + len(b.pendEnds) }
+
+// Size is the encoded bytes held; records waiting for a batch parser count
+// with their raw size.
+func (b *Batch) Size() int { return len(b.arena) + len(b.pending) }
 
 // Full reports whether the batch should be appended now: it holds
 // maxRecords records or byteLimit encoded bytes.
 func (b *Batch) Full(maxRecords, byteLimit int) bool {
-	return len(b.spans) >= maxRecords || len(b.arena) >= byteLimit
+	return b.Len() >= maxRecords || b.Size() >= byteLimit
 }
 
-// Records returns the held records; valid until Reset.
+// Records returns the held records, parsing any that wait for a batch
+// parser; valid until Reset. Records a plugin set aside as dead letters are
+// not among them (they are counted).
 func (b *Batch) Records() [][]byte {
+	b.parsePending()
 	b.recs = b.recs[:0]
 	start := 0
 	for _, end := range b.spans {
@@ -138,6 +176,7 @@ func (b *Batch) flushStats() {
 	b.ctr.Truncated.Add(s.Truncated - b.last.Truncated)
 	b.ctr.InvalidUTF8.Add(s.InvalidUTF8 - b.last.InvalidUTF8)
 	b.ctr.ParseErrors.Add(s.ParseErrors - b.last.ParseErrors)
+	b.ctr.DeadLetters.Add(s.DeadLetters - b.last.DeadLetters)
 	b.last = s
 }
 
@@ -148,5 +187,6 @@ func (b *Batch) Reset() {
 	}
 	b.arena = b.arena[:0]
 	b.spans = b.spans[:0]
+	b.pending, b.pendEnds, b.pendRcv = b.pending[:0], b.pendEnds[:0], b.pendRcv[:0]
 	b.raw = 0
 }

@@ -21,6 +21,15 @@ type Processor struct {
 	ev      sdk.Event
 	enc     event.Encoder
 	stats   Stats
+
+	batch BatchParser // set: records are parsed in batches through it
+
+	// Scratch for ProcessBatch.
+	bRaws  [][]byte
+	bFlags [][2]bool // truncated, valid
+	bEvs   []sdk.Event
+	bErrs  []error
+	bKept  []bool
 }
 
 // Stats counts what a Processor flagged.
@@ -29,6 +38,7 @@ type Stats struct {
 	Truncated   uint64
 	InvalidUTF8 uint64
 	ParseErrors uint64
+	DeadLetters uint64
 }
 
 // NewProcessor returns a Processor for the named input.
@@ -39,43 +49,119 @@ func NewProcessor(input string, p sdk.Parser, maxLine int) *Processor {
 	return &Processor{input: input, parser: p, maxLine: maxLine}
 }
 
+// NewBatchProcessor returns a Processor that parses through bp, a batch at
+// a time (see ProcessBatch).
+func NewBatchProcessor(input string, bp BatchParser, maxLine int) *Processor {
+	p := NewProcessor(input, nil, maxLine)
+	p.batch = bp
+	return p
+}
+
+// NewProcessorFor returns the Processor an input uses: one that parses
+// through bp when a plugin is configured, else one with the built-in parser
+// name.
+func NewProcessorFor(input, name string, bp BatchParser, maxLine int) (*Processor, error) {
+	if bp != nil {
+		return NewBatchProcessor(input, bp, maxLine), nil
+	}
+	p, err := New(name)
+	if err != nil {
+		return nil, err
+	}
+	return NewProcessor(input, p, maxLine), nil
+}
+
+// Batcher is the batch parser of a Processor made by NewBatchProcessor, else
+// nil.
+func (p *Processor) Batcher() BatchParser { return p.batch }
+
 // Stats returns the counters so far.
 func (p *Processor) Stats() Stats { return p.stats }
+
+// BatchParser parses many records per call, as a parser plugin does (one
+// round trip per batch). kept[i] false means record i was set aside (a
+// dead letter) and produces no event.
+type BatchParser interface {
+	ID() string
+	ParseBatch(input string, raws [][]byte, received []time.Time, evs []sdk.Event, errs []error, kept []bool)
+}
 
 // Process parses one record and returns its encoded event, valid until the
 // next call. received is when the agent read the record; it becomes
 // event.created, and @timestamp when the record carries no time.
 func (p *Processor) Process(raw []byte, received time.Time) []byte {
-	// Millisecond precision is what event.created needs, and it lets
-	// records read in the same millisecond share their time bytes, which
-	// compresses markedly better than nanosecond noise.
 	received = received.Truncate(time.Millisecond)
+	raw, truncated, valid := p.prepare(raw)
+	p.ev.Reset()
+	perr := p.parser.Parse(raw, &p.ev)
+	return p.encode(raw, received, truncated, valid, p.parser.ID(), &p.ev, perr)
+}
+
+// ProcessBatch parses records with bp in one call and passes each encoded
+// event to emit (valid during the call), in order. It returns how many
+// records were set aside as dead letters.
+func (p *Processor) ProcessBatch(bp BatchParser, raws [][]byte, received []time.Time, emit func([]byte)) int {
+	n := len(raws)
+	p.bRaws = p.bRaws[:0]
+	p.bFlags = p.bFlags[:0]
+	for i, raw := range raws {
+		received[i] = received[i].Truncate(time.Millisecond)
+		cut, truncated, valid := p.prepare(raw)
+		p.bRaws = append(p.bRaws, cut)
+		p.bFlags = append(p.bFlags, [2]bool{truncated, valid})
+	}
+	if cap(p.bEvs) < n {
+		p.bEvs = make([]sdk.Event, n)
+		p.bErrs = make([]error, n)
+		p.bKept = make([]bool, n)
+	}
+	evs, errs, kept := p.bEvs[:n], p.bErrs[:n], p.bKept[:n]
+	bp.ParseBatch(p.input, p.bRaws, received, evs, errs, kept)
+	dead := 0
+	id := bp.ID()
+	for i := range n {
+		if !kept[i] {
+			dead++
+			continue
+		}
+		emit(p.encode(p.bRaws[i], received[i], p.bFlags[i][0], p.bFlags[i][1], id, &evs[i], errs[i]))
+	}
+	p.stats.DeadLetters += uint64(dead)
+	return dead
+}
+
+// prepare counts the record and cuts it at the line limit.
+func (p *Processor) prepare(raw []byte) (cut []byte, truncated, valid bool) {
 	p.stats.Records++
-	truncated := false
 	if len(raw) > p.maxLine {
 		raw = cutAt(raw, p.maxLine)
 		truncated = true
 		p.stats.Truncated++
 	}
-	valid := utf8.Valid(raw)
-	p.ev.Reset()
-	perr := p.parser.Parse(raw, &p.ev)
+	return raw, truncated, utf8.Valid(raw)
+}
+
+// encode builds the event record from a parse result. Millisecond precision
+// of received is what event.created needs, and it lets records read in the
+// same millisecond share their time bytes, which compresses markedly better
+// than nanosecond noise.
+func (p *Processor) encode(raw []byte, received time.Time, truncated, valid bool, parserID string, ev *sdk.Event, perr error) []byte {
 	ts := received.UnixNano()
-	if !p.ev.Timestamp.IsZero() {
-		ts = p.ev.Timestamp.UnixNano()
+	if !ev.Timestamp.IsZero() {
+		ts = ev.Timestamp.UnixNano()
 	}
 	orig := ""
 	if valid {
-		if orig = p.ev.Original; orig == "" {
+		if orig = ev.Original; orig == "" {
 			orig = string(raw)
 		}
 	}
-	p.enc.Begin(ts, received.UnixNano(), p.input, p.parser.ID(), orig)
+	p.enc.Begin(ts, received.UnixNano(), p.input, parserID, orig)
 	if !valid {
 		p.enc.OriginalBytes(raw)
 		p.stats.InvalidUTF8++
 	}
-	for _, f := range p.ev.Fields {
+	for _, f := range ev.Fields {
 		switch f.Kind {
 		case sdk.KindInt:
 			p.enc.Int(f.Key, f.Int)
@@ -110,7 +196,7 @@ func (p *Processor) Process(raw []byte, received time.Time) []byte {
 	if !valid {
 		p.enc.Tag(sdk.TagInvalidUTF8)
 	}
-	for _, t := range p.ev.Tags {
+	for _, t := range ev.Tags {
 		if t != sdk.TagParseError && t != sdk.TagTruncated && t != sdk.TagInvalidUTF8 {
 			p.enc.Tag(t)
 		}

@@ -208,24 +208,26 @@ type startError struct{ err error }
 func (e *startError) Error() string { return "plugin would not start: " + e.err.Error() }
 func (e *startError) Unwrap() error { return e.err }
 
-// Outcome says what became of one record.
-type Outcome uint8
-
-const (
-	Parsed      Outcome = iota // evs[i], errs[i] hold the parser's result
-	DeadLetter                 // set aside; no event
-	Unavailable                // the plugin would not start: errs[i] says so, evs[i] holds only the original
-)
-
 // ParseBatch parses raws for input (received[i] is when each was read),
-// filling evs, errs and out, which must all have len(raws) entries.
-func (s *Supervisor) ParseBatch(input string, raws [][]byte, received []time.Time, evs []sdk.Event, errs []error, out []Outcome) {
+// filling evs, errs and kept, which must all have len(raws) entries.
+// kept[i] is false for a record set aside as a dead letter (it has no
+// event); otherwise evs[i] and errs[i] hold the result, and when the plugin
+// would not start, errs[i] says so and evs[i] holds only the original.
+func (s *Supervisor) ParseBatch(input string, raws [][]byte, received []time.Time, evs []sdk.Event, errs []error, kept []bool) {
+	s.ParseBatchTo(s.dl, input, raws, received, evs, errs, kept)
+}
+
+// ParseBatchTo is ParseBatch with dead letters going to dl (a replay passes
+// one that keeps them from being stored twice).
+func (s *Supervisor) ParseBatchTo(dlSink DeadLetters, input string, raws [][]byte, received []time.Time, evs []sdk.Event, errs []error, kept []bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.call(raws, evs, errs)
 	if err == nil {
 		s.ctr.Records.Add(uint64(len(raws)))
-		clear(out)
+		for i := range kept {
+			kept[i] = true
+		}
 		return
 	}
 	// Which record did it? Each alone, up to MaxAttempts failures. Once the
@@ -238,7 +240,7 @@ func (s *Supervisor) ParseBatch(input string, raws [][]byte, received []time.Tim
 	for i, raw := range raws {
 		last := down
 		attempts := 0
-		out[i] = Parsed
+		kept[i] = true
 		for down == nil && attempts < s.cfg.MaxAttempts {
 			last = s.call(raws[i:i+1], evs[i:i+1], errs[i:i+1])
 			if last == nil {
@@ -259,12 +261,11 @@ func (s *Supervisor) ParseBatch(input string, raws [][]byte, received []time.Tim
 			evs[i].Reset()
 			evs[i].Original = string(raw)
 			errs[i] = last
-			out[i] = Unavailable
 		default:
-			out[i] = DeadLetter
+			kept[i] = false
 			dl := buffer.DeadLetter{Time: time.Now().UTC(), Input: input, Parser: s.cfg.Name, Error: last.Error(),
 				Attempts: attempts, Record: append([]byte(nil), raw...), Received: received[i]}
-			id, err := s.dl.PutDeadLetter(dl)
+			id, err := dlSink.PutDeadLetter(dl)
 			if err != nil {
 				// The dead-letter store failed: keep the record as a raw
 				// event rather than lose it.
@@ -272,7 +273,7 @@ func (s *Supervisor) ParseBatch(input string, raws [][]byte, received []time.Tim
 				evs[i].Reset()
 				evs[i].Original = string(raw)
 				errs[i] = fmt.Errorf("%v (dead letter not stored: %v)", last, err)
-				out[i] = Unavailable
+				kept[i] = true
 				continue
 			}
 			s.ctr.DeadLetters.Add(1)

@@ -70,15 +70,33 @@ func newSupervisor(t *testing.T, cfg Config, dl DeadLetters) *Supervisor {
 	return s
 }
 
-func parse(s *Supervisor, recs ...string) ([]sdk.Event, []error, []Outcome) {
+// Outcomes of parse: what became of each record.
+const (
+	Parsed      = "parsed"
+	DeadLetter  = "dead letter"
+	Unavailable = "kept raw"
+)
+
+func parse(s *Supervisor, recs ...string) ([]sdk.Event, []error, []string) {
 	raws := make([][]byte, len(recs))
 	rcv := make([]time.Time, len(recs))
 	for i, r := range recs {
 		raws[i] = []byte(r)
 		rcv[i] = time.Unix(1_700_000_000, 0)
 	}
-	evs, errs, out := make([]sdk.Event, len(recs)), make([]error, len(recs)), make([]Outcome, len(recs))
-	s.ParseBatch("fw", raws, rcv, evs, errs, out)
+	evs, errs, kept := make([]sdk.Event, len(recs)), make([]error, len(recs)), make([]bool, len(recs))
+	s.ParseBatch("fw", raws, rcv, evs, errs, kept)
+	out := make([]string, len(recs))
+	for i := range out {
+		switch {
+		case !kept[i]:
+			out[i] = DeadLetter
+		case errs[i] != nil && strings.Contains(errs[i].Error(), "would not start"):
+			out[i] = Unavailable
+		default:
+			out[i] = Parsed
+		}
+	}
 	return evs, errs, out
 }
 

@@ -30,6 +30,8 @@ type Config struct {
 	Exclude []string
 	// Parser is the catalog name; default "syslog".
 	Parser string
+	// Plugin, when set, parses instead of Parser (a parser plugin).
+	Plugin parsers.BatchParser
 	// MaxLine is the record size limit; default parsers.DefaultMaxLine.
 	MaxLine int
 	// StartAt is "beginning" (default) or "end": where a file found by the
@@ -92,7 +94,7 @@ func (c *Config) validate() error {
 			return fmt.Errorf("input %s: exclude %q: %w", c.ID, p, err)
 		}
 	}
-	if _, err := parsers.New(c.Parser); err != nil {
+	if _, err := parsers.NewProcessorFor(c.ID, c.Parser, c.Plugin, 0); err != nil {
 		return fmt.Errorf("input %s: %w", c.ID, err)
 	}
 	if c.StartAt != StartBeginning && c.StartAt != StartEnd {

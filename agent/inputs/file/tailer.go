@@ -78,11 +78,11 @@ type runner struct {
 }
 
 func newRunner(in *Input) *runner {
-	p, _ := parsers.New(in.cfg.Parser) // validated in New
+	p, _ := parsers.NewProcessorFor(in.cfg.ID, in.cfg.Parser, in.cfg.Plugin, in.cfg.MaxLine) // validated in New
 	return &runner{
 		in:     in,
 		cfg:    &in.cfg,
-		batch:  inputs.NewBatch(parsers.NewProcessor(in.cfg.ID, p, in.cfg.MaxLine), &in.ctr),
+		batch:  inputs.NewBatch(p, &in.ctr),
 		files:  map[fileKey]*tailer{},
 		preBuf: make([]byte, fingerprintMax),
 	}

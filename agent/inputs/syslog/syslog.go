@@ -48,6 +48,8 @@ type Config struct {
 	Framing string
 	// Parser is the catalog name; default "syslog".
 	Parser string
+	// Plugin, when set, parses instead of Parser (a parser plugin).
+	Plugin parsers.BatchParser
 	// MaxLine is the record size limit; default 64 KiB.
 	MaxLine int
 	// MaxConnections bounds concurrent stream connections; default 1024.
@@ -78,7 +80,7 @@ func New(cfg Config, sink inputs.Sink, log *slog.Logger) (*Input, error) {
 	if cfg.Parser == "" {
 		cfg.Parser = "syslog"
 	}
-	if _, err := parsers.New(cfg.Parser); err != nil {
+	if _, err := parsers.NewProcessorFor(cfg.ID, cfg.Parser, cfg.Plugin, 0); err != nil {
 		return nil, fmt.Errorf("input %s: %w", cfg.ID, err)
 	}
 	if cfg.MaxLine <= 0 {
@@ -141,8 +143,8 @@ func (in *Input) Addr() net.Addr {
 }
 
 func (in *Input) newBatch() *inputs.Batch {
-	p, _ := parsers.New(in.cfg.Parser) // validated in New
-	return inputs.NewBatch(parsers.NewProcessor(in.cfg.ID, p, in.cfg.MaxLine), &in.ctr)
+	p, _ := parsers.NewProcessorFor(in.cfg.ID, in.cfg.Parser, in.cfg.Plugin, in.cfg.MaxLine) // validated in New
+	return inputs.NewBatch(p, &in.ctr)
 }
 
 // Run implements inputs.Input.

@@ -21,6 +21,12 @@ func (parser) Parse(raw []byte, ev *sdk.Event) error {
 	ev.Original = string(raw)
 	switch string(bytes.TrimSpace(raw)) {
 	case "CRASH":
+		// A file named "fixed" beside the binary (the plugin's working
+		// directory) stands for a fixed release: the record then parses.
+		if _, err := os.Stat("fixed"); err == nil {
+			ev.SetStr("test.fixed", "true")
+			return nil
+		}
 		os.Exit(3)
 	case "PANIC":
 		panic("testplugin: asked to panic")
