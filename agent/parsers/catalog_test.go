@@ -6,9 +6,17 @@ import (
 	"time"
 
 	"github.com/vigil-sec/vigil/agent/parsers"
+	"github.com/vigil-sec/vigil/plugins/builtin/accesslog"
+	"github.com/vigil-sec/vigil/plugins/builtin/cef"
+	"github.com/vigil-sec/vigil/plugins/builtin/ciscoasa"
+	"github.com/vigil-sec/vigil/plugins/builtin/iptables"
+	"github.com/vigil-sec/vigil/plugins/builtin/jsonlines"
+	"github.com/vigil-sec/vigil/plugins/builtin/kv"
+	"github.com/vigil-sec/vigil/plugins/builtin/leef"
 	"github.com/vigil-sec/vigil/plugins/builtin/raw"
 	"github.com/vigil-sec/vigil/plugins/builtin/rfc3164"
 	"github.com/vigil-sec/vigil/plugins/builtin/rfc5424"
+	"github.com/vigil-sec/vigil/plugins/builtin/sshd"
 	"github.com/vigil-sec/vigil/plugins/builtin/syslog"
 )
 
@@ -25,6 +33,22 @@ func TestCatalog_NewByNameAndID(t *testing.T) {
 		{"parser.syslog_rfc5424", rfc5424.ID},
 		{"raw", raw.ID},
 		{"parser.raw", raw.ID},
+		{"cef", cef.ID},
+		{"parser.cef", cef.ID},
+		{"leef", leef.ID},
+		{"parser.leef", leef.ID},
+		{"json", jsonlines.ID},
+		{"parser.json", jsonlines.ID},
+		{"kv", kv.ID},
+		{"parser.kv", kv.ID},
+		{"cisco_asa", ciscoasa.ID},
+		{"parser.cisco_asa", ciscoasa.ID},
+		{"iptables", iptables.ID},
+		{"parser.iptables", iptables.ID},
+		{"sshd", sshd.ID},
+		{"parser.sshd", sshd.ID},
+		{"accesslog", accesslog.ID},
+		{"parser.accesslog", accesslog.ID},
 	}
 	for _, c := range cases {
 		p, err := parsers.New(c.name)
@@ -53,7 +77,8 @@ func TestCatalog_NewReturnsFreshParsers(t *testing.T) {
 }
 
 func TestCatalog_UnknownNameListsKnown(t *testing.T) {
-	for _, name := range []string{"json", "parser.cef", "", "Syslog"} {
+	const known = "accesslog, cef, cisco_asa, iptables, json, kv, leef, raw, rfc3164, rfc5424, sshd, syslog"
+	for _, name := range []string{"xml", "parser.nessus_xml", "", "Syslog", "CEF"} {
 		p, err := parsers.New(name)
 		if err == nil {
 			t.Errorf("New(%q) = %v, want an error", name, p.ID())
@@ -63,11 +88,11 @@ func TestCatalog_UnknownNameListsKnown(t *testing.T) {
 		if !strings.Contains(msg, "unknown parser") {
 			t.Errorf("New(%q) error %q does not say unknown parser", name, msg)
 		}
-		if !strings.Contains(msg, "known: raw, rfc3164, rfc5424, syslog") {
+		if !strings.Contains(msg, "known: "+known) {
 			t.Errorf("New(%q) error %q does not list the known names", name, msg)
 		}
 	}
-	if got, want := strings.Join(parsers.Names(), ","), "raw,rfc3164,rfc5424,syslog"; got != want {
+	if got, want := strings.Join(parsers.Names(), ", "), known; got != want {
 		t.Errorf("Names() = %s, want %s", got, want)
 	}
 }

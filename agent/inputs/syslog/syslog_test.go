@@ -338,7 +338,7 @@ func TestNew_RejectsBadConfig(t *testing.T) {
 		{syslog.Config{ID: "a", Protocol: "sctp", Listen: "127.0.0.1:0"}, `protocol must be udp, tcp or tls, not "sctp"`},
 		{syslog.Config{ID: "b", Protocol: "tcp", Listen: "127.0.0.1:0", Framing: "lines"}, `framing must be auto, newline or octet, not "lines"`},
 		{syslog.Config{ID: "c", Protocol: "tls", Listen: "127.0.0.1:0"}, "protocol tls needs tls_cert and tls_key"},
-		{syslog.Config{ID: "d", Protocol: "udp", Listen: "127.0.0.1:0", Parser: "json"}, `unknown parser "json"`},
+		{syslog.Config{ID: "d", Protocol: "udp", Listen: "127.0.0.1:0", Parser: "no_such_parser"}, `unknown parser "no_such_parser"`},
 		{syslog.Config{ID: "e", Protocol: "tcp", Listen: "256.0.0.1:1"}, "input e: listen tcp/256.0.0.1:1"},
 	}
 	for _, c := range cases {
