@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"enroll":     {"Enroll this host with a hub using a one-time token", runEnroll},
 		"deadletter": {"List, show, replay or drop records a parser plugin could not parse", runDeadLetter},
 		"run":        {"Run the agent", runRun},
+		"parse":      {"Run a parser on a file or stdin and print the events or findings as JSON", runParse},
 		"status":     {"Show buffer, connection and input counters of the running agent", runStatus},
 		"version":    {"Print the version", runVersion},
 	}
@@ -89,14 +90,22 @@ func newFlags(name string, env Env) *flag.FlagSet {
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
+	if err := parsePositional(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// parsePositional parses flags and leaves positional arguments in fs.Args.
+func parsePositional(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return &usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ func runDeadLetter(env Env, args []string) error {
 	cfgPath := fs.String("c", "", "configuration file (agent.yaml), for status_addr")
 	addr := fs.String("addr", "", "status address of the running agent (default: the config's status_addr)")
 	asJSON := fs.Bool("json", false, "print JSON (list, show)")
-	if err := parse(fs, rest); err != nil {
+	if err := parsePositional(fs, rest); err != nil {
 		return err
 	}
 	if *addr == "" {
