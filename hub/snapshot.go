@@ -33,12 +33,14 @@ import (
 //	offset 0     the store snapshot stream, N bytes:
 //	               "VIGILSN1"                    magic, 8 bytes
 //	               uvarint L, then L bytes       raftpb.SnapshotHeader (format
-//	                                             version 1, applied index)
+//	                                             version 2, applied index)
 //	               records to the end, table by table, each
 //	                 [type:1][key length:uvarint][key without table prefix]
 //	                 [value length:uvarint][value]
-//	               types: 1 agents, 2 tokens, 3 events, 4 event branch index,
-//	               5 event agent index, 6 members (store.RecordType)
+//	               types: 1 agents, 2 tokens, 7 event chunks, 8 event time
+//	               index, 9 event agent index, 10 event branch index,
+//	               6 members (store.RecordType; 3 to 5 were format 1's
+//	               per-event tables)
 //	offset N     trailer, 48 bytes:
 //	               "VIGILEND"                    magic, 8 bytes
 //	               N                             uint64, big-endian
@@ -63,7 +65,7 @@ import (
 
 const (
 	storeSnapshotMagic = "VIGILSN1" // store.snapshotMagic
-	storeSnapshotVer   = 1          // store.snapshotVersion
+	storeSnapshotVer   = store.SnapshotVersion
 	trailerMagic       = "VIGILEND"
 	trailerLen         = 48
 	// Limits store.Restore enforces; a file beyond them is refused here
@@ -76,15 +78,19 @@ const (
 )
 
 // snapshotTables names the record types a snapshot may hold, in store order.
+// The count reported for "events" is the number of events the event chunk
+// records hold (read from each chunk's header), not the number of chunks;
+// there are as many chunks as event_time_index records.
 var snapshotTables = []struct {
 	typ  store.RecordType
 	name string
 }{
 	{store.AgentRecord, "agents"},
 	{store.TokenRecord, "tokens"},
-	{store.EventRecord, "events"},
-	{store.EventBranchIndexRecord, "event_branch_index"},
-	{store.EventAgentIndexRecord, "event_agent_index"},
+	{store.EventChunkRecord, "events"},
+	{store.EventChunkTimeIndexRecord, "event_time_index"},
+	{store.EventChunkAgentIndexRecord, "event_agent_index"},
+	{store.EventChunkBranchIndexRecord, "event_branch_index"},
 	{store.MemberRecord, "members"},
 }
 
@@ -157,6 +163,7 @@ func scanStream(r io.Reader, rec func(t store.RecordType, enc []byte) error) (*s
 		if enc, err = appendChunk(br, enc, maxSnapshotKey); err != nil {
 			return nil, badSnapshot("record %d key: %v", n, err)
 		}
+		valueAt := len(enc)
 		if enc, err = appendChunk(br, enc, maxSnapshotValue); err != nil {
 			return nil, badSnapshot("record %d value: %v", n, err)
 		}
@@ -164,7 +171,13 @@ func scanStream(r io.Reader, rec func(t store.RecordType, enc []byte) error) (*s
 		if store.RecordType(typ) != store.MemberRecord {
 			data.Write(enc)
 		}
-		counts[name]++
+		if store.RecordType(typ) == store.EventChunkRecord {
+			_, l := binary.Uvarint(enc[valueAt:])
+			events, _ := store.ChunkEvents(enc[valueAt+l:])
+			counts[name] += events
+		} else {
+			counts[name]++
+		}
 		if rec != nil {
 			if err := rec(store.RecordType(typ), enc); err != nil {
 				return nil, err

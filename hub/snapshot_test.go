@@ -45,15 +45,33 @@ func withTrailer(stream []byte) []byte {
 	return append(append([]byte(nil), stream...), trailer(uint64(len(stream)), sum)...)
 }
 
-// sampleRecords has records of every table, in store order.
+// sampleRecords has records of every table, in store order: i+1 records
+// of the table at position i. Each event chunk holds i+1 events, as its
+// header says.
 func sampleRecords() [][]byte {
 	var recs [][]byte
 	for i, tb := range snapshotTables {
 		for j := 0; j < i+1; j++ {
-			recs = append(recs, encodeRecord(tb.typ, []byte(fmt.Sprintf("%s-%03d", tb.name, j)), bytes.Repeat([]byte{byte(i)}, 10*j+1)))
+			value := bytes.Repeat([]byte{byte(i)}, 10*j+1)
+			if tb.typ == store.EventChunkRecord {
+				value = sampleChunk(i+1, value)
+			}
+			recs = append(recs, encodeRecord(tb.typ, []byte(fmt.Sprintf("%s-%03d", tb.name, j)), value))
 		}
 	}
 	return recs
+}
+
+// sampleChunk is an event chunk value whose header says it holds count
+// events (hub/store/store_chunks.go: version 1, encoding 0, maxTs, now,
+// count, raw length, branch), followed by records that do not decode.
+func sampleChunk(count int, records []byte) []byte {
+	v := append([]byte{1, 0}, make([]byte, 16)...)
+	v = binary.AppendUvarint(v, uint64(count))
+	v = binary.AppendUvarint(v, uint64(len(records)))
+	v = binary.AppendUvarint(v, 1)
+	v = append(v, 'b')
+	return append(v, records...)
 }
 
 func openStore(t *testing.T) *store.Store {
@@ -70,7 +88,7 @@ func openStore(t *testing.T) *store.Store {
 func sampleStore(t *testing.T) *store.Store {
 	t.Helper()
 	st := openStore(t)
-	if _, err := st.Restore(bytes.NewReader(storeStream(t, 1, 4242, sampleRecords()...))); err != nil {
+	if _, err := st.Restore(bytes.NewReader(storeStream(t, storeSnapshotVer, 4242, sampleRecords()...))); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -115,7 +133,7 @@ func TestSnapshotFile_RoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	info := sc.info
-	if info.AppliedIndex != 4242 || info.FormatVersion != 1 || info.Size != int64(len(file)) {
+	if info.AppliedIndex != 4242 || info.FormatVersion != storeSnapshotVer || info.Size != int64(len(file)) {
 		t.Errorf("info = %+v", info)
 	}
 	if info.Hash != want {
@@ -126,8 +144,12 @@ func TestSnapshotFile_RoundTrip(t *testing.T) {
 		t.Errorf("checksum %s, want %x", info.Checksum, sum)
 	}
 	for i, tb := range snapshotTables {
-		if info.Records[tb.name] != uint64(i+1) {
-			t.Errorf("%s: %d records, want %d", tb.name, info.Records[tb.name], i+1)
+		want := uint64(i + 1)
+		if tb.typ == store.EventChunkRecord {
+			want *= want // events, not chunks: i+1 chunks of i+1 events
+		}
+		if info.Records[tb.name] != want {
+			t.Errorf("%s: %d records, want %d", tb.name, info.Records[tb.name], want)
 		}
 	}
 	// The data hash is the hash of every record but the members'.
@@ -217,11 +239,12 @@ func TestSnapshotFile_Refused(t *testing.T) {
 		}(), "truncated or corrupt"},
 		{"extra bytes", append(append(append([]byte(nil), stream...), 0), good[len(stream):]...), "truncated or corrupt"},
 		// Valid checksums over contents this hub cannot restore.
-		{"newer format", withTrailer(storeStream(t, 2, 1)), "format version 2"},
-		{"unknown record type", withTrailer(storeStream(t, 1, 1, encodeRecord(store.RecordType(99), []byte("k"), []byte("v")))), "unknown type 99"},
-		{"truncated record", withTrailer(storeStream(t, 1, 1, encodeRecord(store.AgentRecord, []byte("k"), []byte("value"))[:6])), "truncated"},
-		{"oversized key", withTrailer(storeStream(t, 1, 1, encodeRecord(store.AgentRecord, make([]byte, maxSnapshotKey+1), nil))), "over limit"},
-		{"index out of range", withTrailer(storeStream(t, 1, 1<<63)), "out of range"},
+		{"newer format", withTrailer(storeStream(t, storeSnapshotVer+1, 1)), fmt.Sprintf("format version %d", storeSnapshotVer+1)},
+		{"format 1 (one record per event)", withTrailer(storeStream(t, 1, 1)), "format version 1"},
+		{"unknown record type", withTrailer(storeStream(t, storeSnapshotVer, 1, encodeRecord(store.RecordType(99), []byte("k"), []byte("v")))), "unknown type 99"},
+		{"truncated record", withTrailer(storeStream(t, storeSnapshotVer, 1, encodeRecord(store.AgentRecord, []byte("k"), []byte("value"))[:6])), "truncated"},
+		{"oversized key", withTrailer(storeStream(t, storeSnapshotVer, 1, encodeRecord(store.AgentRecord, make([]byte, maxSnapshotKey+1), nil))), "over limit"},
+		{"index out of range", withTrailer(storeStream(t, storeSnapshotVer, 1<<63)), "out of range"},
 	}
 	for _, c := range cases {
 		_, err := readSnapshotFile(bytes.NewReader(c.file), int64(len(c.file)), nil)
@@ -234,12 +257,13 @@ func TestSnapshotFile_Refused(t *testing.T) {
 // Every record type the store writes is one the scanner accepts; a new
 // table in the store must be added to snapshotTables.
 func TestSnapshotTables_MatchStore(t *testing.T) {
-	if len(snapshotTables) != int(store.MemberRecord) {
-		t.Errorf("%d tables known, the store's last type is %d", len(snapshotTables), store.MemberRecord)
+	types := store.SnapshotRecordTypes()
+	if len(snapshotTables) != len(types) {
+		t.Errorf("%d tables known, the store writes %d", len(snapshotTables), len(types))
 	}
 	for i, tb := range snapshotTables {
-		if int(tb.typ) != i+1 {
-			t.Errorf("table %s has type %d at position %d", tb.name, tb.typ, i)
+		if i < len(types) && tb.typ != types[i] {
+			t.Errorf("table %s has type %d at position %d; the store writes type %d there", tb.name, tb.typ, i, types[i])
 		}
 	}
 }

@@ -3,6 +3,7 @@ package fsm
 import (
 	"fmt"
 
+	"github.com/vigil-sec/vigil/hub/store"
 	"github.com/vigil-sec/vigil/protocol/agentpb"
 	"github.com/vigil-sec/vigil/protocol/event"
 	"github.com/vigil-sec/vigil/protocol/raftpb"
@@ -30,10 +31,9 @@ type IngestResult struct {
 
 type agentState struct{ rec *raftpb.AgentRecord }
 
-type pendingEvent struct {
-	ts   int64
-	data []byte
-}
+// pendingEvent is one record of the batch being applied, with its event
+// time.
+type pendingEvent = store.ChunkRecord
 
 // agent returns the record as changed so far in this batch.
 func (c *applyCtx) agent(id string) (*agentState, error) {
@@ -143,14 +143,11 @@ func applyIngestBatch(c *applyCtx, payload []byte) (any, error) {
 		if uint64(i) >= want {
 			return fmt.Errorf("batch holds more than %d records", want)
 		}
-		ts, err := event.Timestamp(data)
+		ts, err := store.RecordTime(data, m.Now)
 		if err != nil {
 			return err
 		}
-		if ts == 0 {
-			ts = m.Now
-		}
-		recs = append(recs, pendingEvent{ts: ts, data: data})
+		recs = append(recs, pendingEvent{Ts: ts, Data: data})
 		return nil
 	})
 	c.f.recs = recs[:0]
@@ -160,17 +157,34 @@ func applyIngestBatch(c *applyCtx, payload []byte) (any, error) {
 	if err != nil {
 		return &IngestResult{Status: IngestRejected, AckedSeq: rec.AckedSeq, Reason: err.Error()}, nil
 	}
-	stored := 0
-	for i, r := range recs {
-		seq := m.FirstSeq + uint64(i)
-		if seq <= rec.AckedSeq {
-			continue
-		}
-		if err := c.batch.PutEvent(r.ts, m.AgentId, rec.Branch, m.Epoch, seq, r.data); err != nil {
-			return nil, err
-		}
-		stored++
+	// The new seqs are stored as chunks (runs of consecutive seqs whose
+	// events span at most store.MaxChunkSpan). A batch that is new as a
+	// whole and fits one chunk is kept as the agent sent it, compressed or
+	// not; otherwise each chunk holds its records' framing uncompressed
+	// (never re-compressed: another zstd version could compress differently
+	// and the replicas' states would differ).
+	skip := 0
+	if rec.AckedSeq >= m.FirstSeq {
+		skip = int(rec.AckedSeq - m.FirstSeq + 1)
 	}
+	fresh := recs[skip:]
+	err = store.SplitChunks(fresh, func(first, end int, minTs, maxTs int64, rawLen int) error {
+		ch := &store.Chunk{Agent: m.AgentId, Branch: rec.Branch, Epoch: m.Epoch,
+			FirstSeq: m.FirstSeq + uint64(skip+first), Count: end - first, MinTs: minTs, MaxTs: maxTs, Now: m.Now}
+		switch {
+		case skip == 0 && first == 0 && end == len(fresh) && m.Compression == uint32(agentpb.Compression_COMPRESSION_ZSTD):
+			ch.Encoding, ch.RawLen, ch.Records = store.ChunkZstd, len(raw), m.Payload
+		case skip == 0 && first == 0 && end == len(fresh):
+			ch.Encoding, ch.RawLen, ch.Records = store.ChunkRaw, len(raw), raw
+		default:
+			ch.Encoding, ch.Recs = store.ChunkRaw, fresh[first:end]
+		}
+		return c.batch.PutChunk(ch)
+	})
+	if err != nil {
+		return nil, err
+	}
+	stored := len(fresh)
 	rec.AckedSeq = m.LastSeq
 	rec.Events += uint64(stored)
 	rec.Batches++

@@ -1,6 +1,8 @@
 package fsm_test
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/vigil-sec/vigil/protocol/agentpb"
 	"github.com/vigil-sec/vigil/protocol/event"
 	"github.com/vigil-sec/vigil/protocol/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestFSM_Ingest_UnknownAgent(t *testing.T) {
@@ -359,5 +362,172 @@ func TestFSM_Ingest_EpochStartMakesLostFirstBatchAGap(t *testing.T) {
 	}
 	if r := h.ingest(later); r.Status != fsm.IngestStored || r.AckedSeq != 30 {
 		t.Fatalf("second batch of epoch 2: %+v", r)
+	}
+}
+
+// chunkValues returns the values of the event chunk records of a snapshot
+// of h's store, in key order.
+func (h *harness) chunkValues() [][]byte {
+	h.t.Helper()
+	sn, err := h.st.Snapshot()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer sn.Release()
+	var buf bytes.Buffer
+	if err := sn.Persist(&buf); err != nil {
+		h.t.Fatal(err)
+	}
+	b := buf.Bytes()[len("VIGILSN1"):]
+	hl, n := binary.Uvarint(b)
+	b = b[n+int(hl):]
+	var out [][]byte
+	for len(b) > 0 {
+		typ := store.RecordType(b[0])
+		b = b[1:]
+		kl, n := binary.Uvarint(b)
+		b = b[n+int(kl):]
+		vl, n := binary.Uvarint(b)
+		v := b[n : n+int(vl)]
+		b = b[n+int(vl):]
+		if typ == store.EventChunkRecord {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// A batch new as a whole is one chunk holding the agent's payload as it
+// was sent; a partly new one is re-framed without compression.
+func TestFSM_Ingest_ChunkKeepsPayloadAsSent(t *testing.T) {
+	h := newHarness(t)
+	h.enroll("ag", "b")
+	first := seqBatch("ag", 1, 1, 100, 1_000)
+	h.ingest(first)
+	vals := h.chunkValues()
+	if len(vals) != 1 || !bytes.HasSuffix(vals[0], first.Payload) {
+		t.Fatalf("%d chunks; the payload as sent is not the chunk's records", len(vals))
+	}
+	if n, ok := store.ChunkEvents(vals[0]); !ok || n != 100 {
+		t.Fatalf("chunk holds %d events (%v)", n, ok)
+	}
+	// 51-150: only 101-150 are new; they are stored uncompressed.
+	second := batchOf("ag", 1, 51, 150, 2_000, eventsFor("ag", 1, 51, 150, "-second"))
+	if r := h.ingest(second); r.Stored != 50 {
+		t.Fatalf("%+v", r)
+	}
+	vals = h.chunkValues()
+	if len(vals) != 2 {
+		t.Fatalf("%d chunks", len(vals))
+	}
+	raw := rawPayload(eventsFor("ag", 1, 101, 150, "-second"))
+	if !bytes.HasSuffix(vals[1], raw) {
+		t.Fatal("the new part of an overlapping batch is not stored as its raw framing")
+	}
+	// An uncompressed batch is kept as sent too.
+	plain := seqBatch("ag", 1, 151, 160, 3_000)
+	plain.Payload, plain.Compression = rawPayload(eventsFor("ag", 1, 151, 160, "")), uint32(agentpb.Compression_COMPRESSION_NONE)
+	if r := h.ingest(plain); r.Stored != 10 {
+		t.Fatalf("%+v", r)
+	}
+	if vals = h.chunkValues(); len(vals) != 3 || !bytes.HasSuffix(vals[2], plain.Payload) {
+		t.Fatalf("%d chunks; the uncompressed payload is not kept as sent", len(vals))
+	}
+	if evs := h.events("ag"); len(evs) != 160 || evs[159].Seq != 160 || evs[120].Event.GetOriginal() != "ag/1/121-second" {
+		t.Fatalf("%d events", len(evs))
+	}
+}
+
+// A batch whose events span more than a chunk may is cut into chunks of
+// consecutive seqs; zero timestamps take the batch time in every chunk.
+func TestFSM_Ingest_SplitsWideBatch(t *testing.T) {
+	h := newHarness(t)
+	h.enroll("ag", "b")
+	const hour = int64(3600 * 1e9)
+	const now = 100 * hour
+	evs := []evSpec{{0, "z1"}, {1, "one"}, {0, "z2"}, {now + hour, "later"}, {now - 5*hour, "old"}, {0, "z3"}, {now + 1, "near"}}
+	m := batchOf("ag", 1, 1, uint64(len(evs)), now, evs)
+	if r := h.ingest(m); r.Status != fsm.IngestStored || r.Stored != len(evs) {
+		t.Fatalf("%+v", r)
+	}
+	// {z1}, {one}, {z2, later}, {old}, {z3, near}
+	if vals := h.chunkValues(); len(vals) != 5 {
+		t.Fatalf("%d chunks, want 5", len(vals))
+	}
+	var got []string
+	for _, e := range h.events("ag") {
+		got = append(got, fmt.Sprintf("%s@%d", e.Event.GetOriginal(), e.Timestamp))
+	}
+	want := []string{"one@1", fmt.Sprintf("old@%d", now-5*hour), fmt.Sprintf("z1@%d", now), fmt.Sprintf("z2@%d", now),
+		fmt.Sprintf("z3@%d", now), fmt.Sprintf("near@%d", now+1), fmt.Sprintf("later@%d", now+hour)}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("events\n got  %v\n want %v", got, want)
+	}
+	res, err := h.st.Events(store.EventQuery{From: now, To: now + 2})
+	if err != nil || len(res.Events) != 4 {
+		t.Fatalf("at now: %d events, %v", len(res.Events), err)
+	}
+	// Retention in the middle of a chunk keeps exactly the later events.
+	h.apply(fsm.RetentionType, &raftpb.Retention{Cutoff: now + 1, Now: 1})
+	got = got[:0]
+	for _, e := range h.events("ag") {
+		got = append(got, e.Event.GetOriginal())
+	}
+	if strings.Join(got, " ") != "near later" || h.count("ag") != 2 {
+		t.Fatalf("after retention: %v, count %d", got, h.count("ag"))
+	}
+}
+
+// BenchmarkFSM_Ingest applies batches of 1000 events: "whole" batches fit
+// one chunk (kept as sent), "split" ones alternate between two eras and are
+// cut into many uncompressed chunks.
+func BenchmarkFSM_Ingest(b *testing.B) {
+	for _, mode := range []string{"whole", "split"} {
+		b.Run(mode, func(b *testing.B) {
+			st, err := store.Open(b.TempDir(), quiet)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			f, err := fsm.New(st, quiet)
+			if err != nil {
+				b.Fatal(err)
+			}
+			index := uint64(1)
+			apply := func(typ fsm.MessageType, m proto.Message) any {
+				l := &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: cmd(b, typ, m)}
+				index++
+				return f.ApplyBatch([]*raft.Log{l})[0]
+			}
+			apply(fsm.TokenCreateType, &raftpb.TokenCreate{TokenId: "t", SecretHash: "h", Branch: "b", ExpiresAt: 1 << 60, Now: 1})
+			apply(fsm.TokenConsumeType, &raftpb.TokenConsume{TokenId: "t", SecretHash: "h", AgentId: "ag", Now: 2})
+			const n = 1000
+			var batches []*raftpb.IngestBatch
+			for i := 0; i < 64; i++ {
+				var evs []evSpec
+				for k := 0; k < n; k++ {
+					seq := uint64(i*n + k + 1)
+					ts := int64(seq) * 1e6
+					if mode == "split" && (k/25)%2 == 1 {
+						ts -= 10 * 3600 * 1e9
+					}
+					evs = append(evs, evSpec{ts: ts, original: fmt.Sprintf("<38>Dec  2 08:14:03 bastion-01 sshd[21877]: Failed password for invalid user oracle from 198.51.100.%d port 51122 ssh2", k%256)})
+				}
+				batches = append(batches, batchOf("ag", 1, uint64(i*n+1), uint64(i*n+n), 1, evs))
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m := batches[i%len(batches)]
+				if i >= len(batches) {
+					// Later rounds are new epochs, so that every batch stores.
+					m = proto.Clone(m).(*raftpb.IngestBatch)
+					m.Epoch = uint64(2 + i/len(batches))
+				}
+				if r, ok := apply(fsm.IngestBatchType, m).(*fsm.IngestResult); !ok || r.Stored != n {
+					b.Fatalf("%+v", r)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+		})
 	}
 }

@@ -6,15 +6,18 @@
 //	a <agent_id>                                  AgentRecord (protobuf)
 //	t <token_id>                                  TokenRecord (protobuf)
 //	n <node_id>                                   MemberRecord (protobuf): hub nodes
-//	e t <ts:8> <agent_id> 0x00 <epoch:8> <seq:8>  event (protocol/event wire form)
-//	e b <branch> 0x00 <ts:8> <agent_id> 0x00 <epoch:8> <seq:8>   empty: branch index
-//	e a <agent_id> 0x00 <ts:8> <agent_id> 0x00 <epoch:8> <seq:8> empty: agent index
+//	e c <minTs:8> <agent_id> 0x00 <epoch:8> <firstSeq:8>  event chunk: header + records
+//	e T <minTs:8> <agent_id> 0x00 <epoch:8> <firstSeq:8>  chunk time index: chunk meta
+//	e A <agent_id> 0x00 <chunk suffix>            chunk agent index: chunk meta
+//	e B <branch> 0x00 <chunk suffix>              chunk branch index: chunk meta
 //	m applied                                     last applied Raft index (uint64 BE)
 //	m restoring                                   present while a snapshot restore runs
 //
-// Timestamps are event time in Unix nanoseconds, big-endian with the sign bit
-// flipped so that byte order is time order; a time-range scan of one branch or
-// one agent is one contiguous key range.
+// A chunk is a run of consecutive seqs of one agent epoch (see
+// store_chunks.go for the value formats). Timestamps are event time in Unix
+// nanoseconds, big-endian with the sign bit flipped so that byte order is
+// time order; the chunks of one branch or one agent that may hold events of
+// a time range are one contiguous key range.
 //
 // Writes are made only by the state machine (hub/fsm) through Batch, with the
 // applied index in the same batch. They are not synced one by one: the Raft

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/vigil-sec/vigil/hub/store"
 	"github.com/vigil-sec/vigil/protocol/event"
 	"github.com/vigil-sec/vigil/protocol/raftpb"
@@ -85,7 +86,7 @@ type id struct {
 func (e ev) id() id { return id{e.ts, e.agent, e.epoch, e.seq} }
 
 // write stores agents, tokens and events in one batch committed at applied.
-func write(t *testing.T, s *store.Store, applied uint64, agents []*raftpb.AgentRecord, tokens []*raftpb.TokenRecord, events []ev) {
+func write(t testing.TB, s *store.Store, applied uint64, agents []*raftpb.AgentRecord, tokens []*raftpb.TokenRecord, events []ev) {
 	t.Helper()
 	b := s.NewBatch()
 	defer b.Close()
@@ -99,17 +100,55 @@ func write(t *testing.T, s *store.Store, applied uint64, agents []*raftpb.AgentR
 			t.Fatalf("put token: %v", err)
 		}
 	}
-	for _, e := range events {
-		if err := b.PutEvent(e.ts, e.agent, e.branch, e.epoch, e.seq, e.encode()); err != nil {
-			t.Fatalf("put event: %v", err)
-		}
-	}
+	putChunks(t, b, events)
 	if err := b.Commit(applied); err != nil {
 		t.Fatalf("commit: %v", err)
 	}
 }
 
-func putEvents(t *testing.T, s *store.Store, applied uint64, events ...ev) {
+var zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+
+// putChunks stores events as the state machine would: each run of
+// consecutive events of one agent, epoch and branch with consecutive seqs
+// is cut into chunks by store.SplitChunks. Chunks starting at an even seq
+// are kept zstd-compressed (as a whole agent batch is), the others as raw
+// framing, so that tests cover both.
+func putChunks(t testing.TB, b *store.Batch, events []ev) {
+	t.Helper()
+	for i := 0; i < len(events); {
+		j := i + 1
+		for j < len(events) && events[j].agent == events[i].agent && events[j].epoch == events[i].epoch &&
+			events[j].branch == events[i].branch && events[j].seq == events[j-1].seq+1 {
+			j++
+		}
+		run := events[i:j]
+		recs := make([]store.ChunkRecord, len(run))
+		for k, e := range run {
+			recs[k] = store.ChunkRecord{Ts: e.ts, Data: e.encode()}
+		}
+		err := store.SplitChunks(recs, func(first, end int, minTs, maxTs int64, rawLen int) error {
+			var framing []byte
+			for _, r := range recs[first:end] {
+				framing = event.AppendRecord(framing, r.Data)
+			}
+			if len(framing) != rawLen {
+				t.Fatalf("SplitChunks: raw length %d, framing is %d bytes", rawLen, len(framing))
+			}
+			c := &store.Chunk{Agent: run[0].agent, Branch: run[0].branch, Epoch: run[0].epoch, FirstSeq: run[first].seq,
+				Count: end - first, MinTs: minTs, MaxTs: maxTs, Encoding: store.ChunkRaw, RawLen: len(framing), Records: framing}
+			if c.FirstSeq%2 == 0 {
+				c.Encoding, c.Records = store.ChunkZstd, zenc.EncodeAll(framing, nil)
+			}
+			return b.PutChunk(c)
+		})
+		if err != nil {
+			t.Fatalf("put chunk: %v", err)
+		}
+		i = j
+	}
+}
+
+func putEvents(t testing.TB, s *store.Store, applied uint64, events ...ev) {
 	t.Helper()
 	write(t, s, applied, nil, nil, events)
 }

@@ -19,12 +19,21 @@ import (
 type RecordType uint8
 
 const (
-	AgentRecord            RecordType = 1
-	TokenRecord            RecordType = 2
+	AgentRecord RecordType = 1
+	TokenRecord RecordType = 2
+	// EventRecord, EventBranchIndexRecord and EventAgentIndexRecord were the
+	// per-event tables of format version 1; events are stored in chunks
+	// since version 2. The numbers stay reserved.
 	EventRecord            RecordType = 3
 	EventBranchIndexRecord RecordType = 4
 	EventAgentIndexRecord  RecordType = 5
 	MemberRecord           RecordType = 6
+	// EventChunkRecord is one chunk of events (see store_chunks.go);
+	// ChunkEvents reads how many events its value holds.
+	EventChunkRecord            RecordType = 7
+	EventChunkTimeIndexRecord   RecordType = 8
+	EventChunkAgentIndexRecord  RecordType = 9
+	EventChunkBranchIndexRecord RecordType = 10
 )
 
 // table is one key range persisted as records of one type. Every prefix the
@@ -38,16 +47,31 @@ type table struct {
 var tables = []table{
 	{AgentRecord, []byte{prefixAgent}},
 	{TokenRecord, []byte{prefixToken}},
-	{EventRecord, eventPrimary},
-	{EventBranchIndexRecord, eventBranch},
-	{EventAgentIndexRecord, eventAgent},
+	{EventChunkRecord, chunkPrefix},
+	{EventChunkTimeIndexRecord, chunkTimePrefix},
+	{EventChunkAgentIndexRecord, chunkAgentPrefix},
+	{EventChunkBranchIndexRecord, chunkBranchPrefix},
 	{MemberRecord, []byte{prefixMember}},
+}
+
+// SnapshotRecordTypes returns the record types a snapshot of this format
+// holds, in the order Persist writes them.
+func SnapshotRecordTypes() []RecordType {
+	out := make([]RecordType, len(tables))
+	for i, t := range tables {
+		out[i] = t.typ
+	}
+	return out
 }
 
 const snapshotMagic = "VIGILSN1"
 
-// snapshotVersion is the format version in the header.
-const snapshotVersion = 1
+// snapshotVersion is the format version in the header. Version 2 stores
+// events in chunks (record types 7 to 10) instead of one record per event.
+const snapshotVersion = 2
+
+// SnapshotVersion is the snapshot format version this store writes and reads.
+const SnapshotVersion = snapshotVersion
 
 // Snapshot is a point-in-time view of the store for a Raft snapshot.
 type Snapshot struct {

@@ -374,7 +374,7 @@ func record(typ byte, key, val string) []byte {
 func TestStore_Restore_HandMadeSnapshot(t *testing.T) {
 	// The format as documented: a snapshot written by hand restores.
 	a, _ := proto.Marshal(&raftpb.AgentRecord{Id: "hand", Branch: "made"})
-	data := snapshotWith(t, 1, 9, record(byte(store.AgentRecord), "hand", string(a)))
+	data := snapshotWith(t, store.SnapshotVersion, 9, record(byte(store.AgentRecord), "hand", string(a)))
 	s := newStore(t)
 	if idx, err := s.Restore(bytes.NewReader(data)); err != nil || idx != 9 {
 		t.Fatalf("restore: %d %v", idx, err)
@@ -383,8 +383,8 @@ func TestStore_Restore_HandMadeSnapshot(t *testing.T) {
 		t.Fatalf("agent = %v", got)
 	}
 	if kinds := store.TableRecordTypes(); !reflect.DeepEqual(kinds, []store.RecordType{
-		store.AgentRecord, store.TokenRecord, store.EventRecord, store.EventBranchIndexRecord, store.EventAgentIndexRecord,
-		store.MemberRecord}) {
+		store.AgentRecord, store.TokenRecord, store.EventChunkRecord, store.EventChunkTimeIndexRecord,
+		store.EventChunkAgentIndexRecord, store.EventChunkBranchIndexRecord, store.MemberRecord}) {
 		t.Fatalf("record types %v", kinds)
 	}
 }
@@ -411,13 +411,15 @@ func TestStore_Restore_Rejects(t *testing.T) {
 		{"huge header", append([]byte(store.SnapshotMagic), binary.AppendUvarint(nil, 1<<21)...), "bad snapshot header", false},
 		{"short header", append(append([]byte(store.SnapshotMagic), 10), 1, 2), "read header", false},
 		{"bad header", append(append([]byte(store.SnapshotMagic), 2), 0xff, 0xff), "decode header", false},
-		{"newer version", snapshotWith(t, 2, 5), "snapshot format version 2", false},
-		{"unknown record type", snapshotWith(t, 1, 5, record(byte(store.AgentRecord), "x", ""), record(99, "k", "v")),
+		{"newer version", snapshotWith(t, store.SnapshotVersion+1, 5), fmt.Sprintf("snapshot format version %d", store.SnapshotVersion+1), false},
+		// Format 1 kept one record per event; this hub does not convert it.
+		{"format 1", snapshotWith(t, 1, 5), "snapshot format version 1", false},
+		{"unknown record type", snapshotWith(t, store.SnapshotVersion, 5, record(byte(store.AgentRecord), "x", ""), record(99, "k", "v")),
 			"record 1 has unknown type 99", true},
-		{"record type zero", snapshotWith(t, 1, 5, record(0, "k", "v")), "unknown type 0", true},
-		{"key too long", snapshotWith(t, 1, 5, append([]byte{byte(store.AgentRecord)}, binary.AppendUvarint(nil, 1<<17)...)),
+		{"record type zero", snapshotWith(t, store.SnapshotVersion, 5, record(0, "k", "v")), "unknown type 0", true},
+		{"key too long", snapshotWith(t, store.SnapshotVersion, 5, append([]byte{byte(store.AgentRecord)}, binary.AppendUvarint(nil, 1<<17)...)),
 			"record 0 key: length 131072 over limit", true},
-		{"value too long", snapshotWith(t, 1, 5, append([]byte{byte(store.TokenRecord), 1, 'k'}, binary.AppendUvarint(nil, 1<<40)...)),
+		{"value too long", snapshotWith(t, store.SnapshotVersion, 5, append([]byte{byte(store.TokenRecord), 1, 'k'}, binary.AppendUvarint(nil, 1<<40)...)),
 			"record 0 value: length", true},
 	}
 	for _, c := range cases {
@@ -613,8 +615,8 @@ func TestStore_SnapshotCoversEveryPrefix(t *testing.T) {
 		t.Error("no meta key seen: the accessor does not see the whole database")
 	}
 	// Each kind of write produced keys of its own table: agent, token,
-	// event, branch index, agent index, member.
-	if want := []int{1, 1, 2, 2, 2, 1}; !reflect.DeepEqual(used, want) {
+	// event chunk, its time, agent and branch index entries, member.
+	if want := []int{1, 1, 2, 2, 2, 2, 1}; !reflect.DeepEqual(used, want) {
 		t.Errorf("keys per table %v, want %v", used, want)
 	}
 
