@@ -34,7 +34,36 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state store %s: %w", dir, err)
 	}
+	if err := refuseOldLayout(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open state store %s: %w", dir, err)
+	}
 	return &Store{dir: dir, log: log, db: db}, nil
+}
+
+// legacyEventPrefixes are the per-event keys of snapshot format 1 stores,
+// which the chunked layout replaced.
+var legacyEventPrefixes = [][]byte{[]byte("et"), []byte("eb"), []byte("ea")}
+
+// refuseOldLayout fails on a store that still holds per-event keys: its
+// events would be invisible to every query. There is no in-place migration;
+// the node must be rebuilt from the cluster or a fresh snapshot.
+func refuseOldLayout(db *pebble.DB) error {
+	for _, p := range legacyEventPrefixes {
+		it, err := db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+		if err != nil {
+			return err
+		}
+		found := it.First()
+		if err := it.Close(); err != nil {
+			return err
+		}
+		if found {
+			return errors.New("it holds events in the per-event layout of an older hub (snapshot format 1); " +
+				"move the node's state directory away and let the node catch up from the cluster, or restore a snapshot taken by this version")
+		}
+	}
+	return nil
 }
 
 // Close closes the store.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/pebble"
 	"github.com/vigil-sec/vigil/hub/store"
 	"github.com/vigil-sec/vigil/protocol/raftpb"
 )
@@ -507,5 +508,20 @@ func TestStore_Events_MemoryBound(t *testing.T) {
 	// A narrower query fits.
 	if got := ids(query(t, s, store.EventQuery{Agent: "ag3", Limit: 1000})); len(got) != 100 {
 		t.Fatalf("one agent: %d events", len(got))
+	}
+}
+
+func TestStore_RefusesPerEventLayout(t *testing.T) {
+	dir := t.TempDir()
+	db, err := pebble.Open(dir, &pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set([]byte("et\x00legacy"), []byte("x"), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := store.Open(dir, nil); err == nil || !strings.Contains(err.Error(), "per-event layout of an older hub") {
+		t.Fatalf("Open = %v, want the old layout refused", err)
 	}
 }

@@ -86,11 +86,13 @@ func (b *bench) clusterFigures() error {
 		return err
 	}
 	phase("snapshot save and restore", t)
-	t = time.Now()
-	if err := b.clusterFailover(c, a, clusterFastRaft, b.cfg.clusterKills, ""); err != nil {
-		return err
+	if b.cfg.clusterKills > 0 {
+		t = time.Now()
+		if err := b.clusterFailover(c, a, clusterFastRaft, b.cfg.clusterKills, ""); err != nil {
+			return err
+		}
+		phase("failover", t)
 	}
-	phase("failover", t)
 	if b.cfg.clusterDefaultKills > 0 {
 		t = time.Now()
 		b.logf("cluster: restarting every node with the default Raft timeouts")
