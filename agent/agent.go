@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vigil-sec/vigil/agent/inputs/scanner"
 	"github.com/vigil-sec/vigil/agent/parsers"
 	"github.com/vigil-sec/vigil/agent/plugins"
 	"log/slog"
@@ -36,15 +37,17 @@ var Version = "dev"
 
 // Agent is a running agent.
 type Agent struct {
-	cfg     config.Config
-	log     *slog.Logger
-	id      *enroll.Identity
-	buf     *buffer.Buffer
-	shipper *ship.Shipper
-	inputs  []inputs.Input
-	plugins map[string]*plugins.Supervisor
-	status  net.Listener
-	started time.Time
+	cfg      config.Config
+	log      *slog.Logger
+	id       *enroll.Identity
+	buf      *buffer.Buffer
+	shipper  *ship.Shipper
+	inputs   []inputs.Input
+	plugins  map[string]*plugins.Supervisor
+	imports  scanner.Counters // reports imported with vigil-agent import
+	importMu sync.Mutex       // one import at a time
+	status   net.Listener
+	started  time.Time
 	// Ready is closed once the buffer is open and every input is listening.
 	Ready chan struct{}
 }
@@ -155,6 +158,9 @@ func (a *Agent) newInput(ic config.InputConfig) (inputs.Input, error) {
 		}, a.buf, log)
 	case "file":
 		return newFileInput(ic, plugin, a.buf, log)
+	case "scanner":
+		return scanner.New(scanner.Config{ID: ic.ID, Dir: ic.Dir, Parser: ic.Parser, DoneDir: ic.DoneDir,
+			FailedDir: ic.FailedDir, PollInterval: ic.PollInterval}, a.buf, log)
 	}
 	return nil, fmt.Errorf("input %s: unknown type %q", ic.ID, ic.Type)
 }
@@ -259,6 +265,9 @@ func (a *Agent) Status() Status {
 		st.Drops["invalid_frame"] += c.DroppedInvalid.Load()
 		st.Drops["connection_limit"] += c.ConnRefused.Load()
 	}
+	if a.imports.FilesImported.Load()+a.imports.FilesPartial.Load()+a.imports.FilesFailed.Load()+a.imports.FilesDuplicate.Load() > 0 {
+		st.Inputs[importInput] = a.imports.Snapshot()
+	}
 	for name, sup := range a.plugins {
 		if st.Plugins == nil {
 			st.Plugins = map[string]map[string]uint64{}
@@ -335,6 +344,7 @@ func (a *Agent) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	a.deadLetterRoutes(mux)
+	a.importRoutes(mux)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)

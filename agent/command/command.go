@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"enroll":     {"Enroll this host with a hub using a one-time token", runEnroll},
 		"deadletter": {"List, show, replay or drop records a parser plugin could not parse", runDeadLetter},
 		"run":        {"Run the agent", runRun},
+		"import":     {"Import scanner reports through the running agent (each content once)", runImport},
 		"parse":      {"Run a parser on a file or stdin and print the events or findings as JSON", runParse},
 		"status":     {"Show buffer, connection and input counters of the running agent", runStatus},
 		"version":    {"Print the version", runVersion},

@@ -88,7 +88,7 @@ type Ship struct {
 type InputConfig struct {
 	// ID names the input; it is recorded on every event as input.type.
 	ID string `yaml:"id"`
-	// Type is "syslog" or "file".
+	// Type is "syslog", "file" or "scanner".
 	Type string `yaml:"type"`
 	// Parser is a built-in parser's name (see docs/parsers.md) or a plugin's
 	// name from plugins. Defaults to syslog.
@@ -110,6 +110,15 @@ type InputConfig struct {
 	Paths   []string `yaml:"paths"`
 	Exclude []string `yaml:"exclude"`
 	StartAt string   `yaml:"start_at"`
+
+	// scanner: Dir is watched for scanner reports (parser: a report format
+	// such as scanner.nessus, or empty to detect each file's); files go to
+	// DoneDir or FailedDir afterwards (defaults DIR/done, DIR/failed);
+	// PollInterval defaults to 2s.
+	Dir          string        `yaml:"dir"`
+	DoneDir      string        `yaml:"done_dir"`
+	FailedDir    string        `yaml:"failed_dir"`
+	PollInterval time.Duration `yaml:"poll_interval"`
 }
 
 // DefaultConfig returns the defaults.
@@ -201,8 +210,12 @@ func (c Config) Validate() error {
 			if len(in.Paths) == 0 {
 				errs = append(errs, fmt.Errorf("%s (%s): paths is required", where, in.ID))
 			}
+		case "scanner":
+			if in.Dir == "" {
+				errs = append(errs, fmt.Errorf("%s (%s): dir is required", where, in.ID))
+			}
 		default:
-			errs = append(errs, fmt.Errorf("%s (%s): type must be syslog or file, not %q", where, in.ID, in.Type))
+			errs = append(errs, fmt.Errorf("%s (%s): type must be syslog, file or scanner, not %q", where, in.ID, in.Type))
 		}
 	}
 	return errors.Join(errs...)

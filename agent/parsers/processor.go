@@ -130,6 +130,14 @@ func (p *Processor) ProcessBatch(bp BatchParser, raws [][]byte, received []time.
 	return dead
 }
 
+// ProcessEvent encodes an event that was already parsed (a finding of a
+// scanner report, say), with ev.Original as its original.
+func (p *Processor) ProcessEvent(ev *sdk.Event, parserID string, received time.Time) []byte {
+	p.stats.Records++
+	received = received.Truncate(time.Millisecond)
+	return p.encode([]byte(ev.Original), received, false, utf8.ValidString(ev.Original), parserID, ev, nil)
+}
+
 // prepare counts the record and cuts it at the line limit.
 func (p *Processor) prepare(raw []byte) (cut []byte, truncated, valid bool) {
 	p.stats.Records++
