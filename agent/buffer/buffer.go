@@ -574,40 +574,44 @@ func (b *Buffer) AckedSeq() uint64 {
 // data totals at most maxBytes (at least one record is returned if any
 // exists). The records' data is copied into one new slab.
 func (b *Buffer) Read(from uint64, maxCount, maxBytes int, dst []Record) ([]Record, error) {
+	dst, _, err := b.ReadInto(from, maxCount, maxBytes, dst, nil)
+	return dst, err
+}
+
+// ReadInto is Read copying the data into slab (appended to, and returned),
+// so that a reader that reuses its slab allocates nothing per batch. The
+// records stay valid until the caller reuses the slab.
+func (b *Buffer) ReadInto(from uint64, maxCount, maxBytes int, dst []Record, slab []byte) ([]Record, []byte, error) {
 	if b.closed.Load() {
-		return dst, ErrClosed
+		return dst, slab, ErrClosed
 	}
 	last := b.DurableSeq()
 	if from > last {
-		return dst, nil
+		return dst, slab, nil
 	}
 	it, err := b.db.NewIter(&pebble.IterOptions{LowerBound: queueKey(from), UpperBound: queueKey(last + 1)})
 	if err != nil {
-		return dst, fmt.Errorf("read buffer: %w", err)
+		return dst, slab, fmt.Errorf("read buffer: %w", err)
 	}
 	defer it.Close()
-	type span struct {
-		seq      uint64
-		off, end int
-	}
-	var slab []byte
-	var spans []span
-	for it.First(); it.Valid() && len(spans) < maxCount; it.Next() {
+	n, size := 0, 0
+	for it.First(); it.Valid() && n < maxCount; it.Next() {
 		v := it.Value()
-		if len(spans) > 0 && len(slab)+len(v) > maxBytes {
+		if n > 0 && size+len(v) > maxBytes {
 			break
 		}
+		// Growing the slab leaves earlier records pointing into the old
+		// array, whose bytes appending never changes.
 		off := len(slab)
 		slab = append(slab, v...)
-		spans = append(spans, span{binary.BigEndian.Uint64(it.Key()[1:]), off, len(slab)})
+		dst = append(dst, Record{Seq: binary.BigEndian.Uint64(it.Key()[1:]), Data: slab[off:len(slab):len(slab)]})
+		n++
+		size += len(v)
 	}
 	if err := it.Error(); err != nil {
-		return dst, fmt.Errorf("read buffer: %w", err)
+		return dst, slab, fmt.Errorf("read buffer: %w", err)
 	}
-	for _, s := range spans {
-		dst = append(dst, Record{Seq: s.seq, Data: slab[s.off:s.end:s.end]})
-	}
-	return dst, nil
+	return dst, slab, nil
 }
 
 // Ack records that the hub committed every seq up to and including seq, and

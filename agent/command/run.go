@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"github.com/vigil-sec/vigil/internal/cpuprofile"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,6 +15,7 @@ func runRun(env Env, args []string) error {
 	cfgPath := fs.String("c", "", "configuration file (agent.yaml)")
 	data := fs.String("data", "", "data directory (overrides the config's data_dir)")
 	logLevel := fs.String("log-level", "", "override log_level")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the agent stops (for diagnosis)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -32,6 +34,11 @@ func runRun(env Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	stopProfile, err := cpuprofile.Start(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return a.Run(ctx)

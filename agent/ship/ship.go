@@ -367,13 +367,14 @@ func (s *Shipper) mergeMembers(members []string) {
 func (s *Shipper) send(ctx context.Context, fw *frame.Writer, queue chan<- sent, next uint64) error {
 	defer close(queue)
 	var recs []buffer.Record
-	var payload, wire []byte
+	var payload, wire, slab []byte
 	for {
+		slab = slab[:0]
 		// Take the notification channel before reading, so a commit that
 		// lands between the read and the wait is not missed.
 		notify := s.buf.Notify()
 		var err error
-		recs, err = s.buf.Read(next, s.cfg.MaxBatchEvents, s.cfg.MaxBatchBytes, recs[:0])
+		recs, slab, err = s.buf.ReadInto(next, s.cfg.MaxBatchEvents, s.cfg.MaxBatchBytes, recs[:0], slab)
 		if err != nil {
 			return err
 		}
@@ -389,7 +390,7 @@ func (s *Shipper) send(ctx context.Context, fw *frame.Writer, queue chan<- sent,
 			// Batches are in flight: linger so this one leaves fuller, but
 			// no longer than Linger, and not at all once the pipeline is
 			// empty again.
-			if recs, err = s.linger(ctx, notify, recs); err != nil {
+			if recs, slab, err = s.linger(ctx, notify, recs, slab); err != nil {
 				return err
 			}
 		}
@@ -446,7 +447,7 @@ func (s *Shipper) watchdog(ctx context.Context) error {
 // linger waits for more records to join a partial batch and returns the
 // batch with them appended. It ends at the linger deadline, when the batch
 // could be full, or when no batch is in flight any more.
-func (s *Shipper) linger(ctx context.Context, notify <-chan struct{}, recs []buffer.Record) ([]buffer.Record, error) {
+func (s *Shipper) linger(ctx context.Context, notify <-chan struct{}, recs []buffer.Record, slab []byte) ([]buffer.Record, []byte, error) {
 	deadline := time.NewTimer(s.cfg.Linger)
 	defer deadline.Stop()
 	next := recs[len(recs)-1].Seq + 1
@@ -465,7 +466,7 @@ wait:
 				break wait
 			}
 		case <-ctx.Done():
-			return recs, ctx.Err()
+			return recs, slab, ctx.Err()
 		}
 	}
 	size := 0
@@ -473,9 +474,9 @@ wait:
 		size += len(r.Data)
 	}
 	if size >= s.cfg.MaxBatchBytes {
-		return recs, nil
+		return recs, slab, nil
 	}
-	return s.buf.Read(next, s.cfg.MaxBatchEvents-len(recs), s.cfg.MaxBatchBytes-size, recs)
+	return s.buf.ReadInto(next, s.cfg.MaxBatchEvents-len(recs), s.cfg.MaxBatchBytes-size, recs, slab)
 }
 
 // receive reads acknowledgements in order and releases buffer space.

@@ -336,7 +336,11 @@ func (b *bench) newAgent(h *hubNode, name string) (*agentNode, error) {
 	if err := os.WriteFile(filepath.Join(a.dir, "agent.yaml"), y.Bytes(), 0o600); err != nil {
 		return nil, err
 	}
-	a.proc, err = b.sup.start(name, filepath.Join(b.dir, name+".log"), filepath.Join(b.cfg.binDir, "vigil-agent"), "run", "-c", filepath.Join(a.dir, "agent.yaml"))
+	args := []string{"run", "-c", filepath.Join(a.dir, "agent.yaml")}
+	if b.cfg.profile != "" {
+		args = append(args, "-cpuprofile", filepath.Join(b.cfg.profile, name+".pprof"))
+	}
+	a.proc, err = b.sup.start(name, filepath.Join(b.dir, name+".log"), filepath.Join(b.cfg.binDir, "vigil-agent"), args...)
 	if err != nil {
 		return nil, err
 	}
