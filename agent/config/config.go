@@ -221,16 +221,6 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Plugin returns the plugin an input's parser names, if it names one.
-func (c Config) Plugin(parser string) (PluginConfig, bool) {
-	for _, p := range c.Plugins {
-		if p.Name == parser {
-			return p, true
-		}
-	}
-	return PluginConfig{}, false
-}
-
 // Paths inside the data directory.
 func (c Config) BufferDir() string    { return filepath.Join(c.DataDir, "buffer") }
 func (c Config) TLSDir() string       { return filepath.Join(c.DataDir, "tls") }

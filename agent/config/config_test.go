@@ -207,7 +207,7 @@ func TestConfig_ValidateCollectsAllProblems(t *testing.T) {
 		`inputs[1]: duplicate id "dup"`,
 		"inputs[2] (nolisten): listen is required",
 		"inputs[3] (nopaths): paths is required",
-		`inputs[4] (weird): type must be syslog or file, not "kafka"`,
+		`inputs[4] (weird): type must be syslog, file or scanner, not "kafka"`,
 		"inputs[5] (tlsnocert): protocol tls needs tls_cert and tls_key",
 		"inputs[6]: id is required",
 	}
@@ -219,5 +219,31 @@ func TestConfig_ValidateCollectsAllProblems(t *testing.T) {
 	}
 	if n := len(strings.Split(msg, "\n")); n != len(want) {
 		t.Errorf("Validate reported %d problems, want %d:\n%s", n, len(want), msg)
+	}
+}
+
+func TestConfig_PluginsAndScannerInput(t *testing.T) {
+	c := config.DefaultConfig()
+	c.Inputs = []config.InputConfig{{ID: "scans", Type: "scanner"}}
+	c.Plugins = []config.PluginConfig{
+		{Name: "acme", Path: "/usr/lib/vigil/acme", SHA256: strings.Repeat("ab", 32)},
+		{Name: "acme", Path: "/x", SHA256: strings.Repeat("ab", 32)},
+		{Name: "nosum", Path: "/y"},
+		{Path: "/z", SHA256: strings.Repeat("ab", 32), Timeout: -1},
+	}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate succeeded")
+	}
+	for _, w := range []string{
+		`inputs[0] (scans): dir is required`,
+		`plugins[1]: duplicate name "acme"`,
+		`plugins[2] (nosum): sha256 must be the binary's 64-hex-digit SHA-256 (sha256sum /y)`,
+		`plugins[3]: name is required`,
+		`timeout and max_attempts must not be negative`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("Validate error lacks %q:\n%v", w, err)
+		}
 	}
 }

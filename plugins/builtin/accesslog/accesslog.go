@@ -52,10 +52,10 @@ package accesslog
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/vigil-sec/vigil/plugins/builtin/internal/ecsfields"
 	"github.com/vigil-sec/vigil/plugins/builtin/internal/syslogcore"
 	"github.com/vigil-sec/vigil/plugins/builtin/syslog"
 	"github.com/vigil-sec/vigil/plugins/sdk"
@@ -166,7 +166,7 @@ func head(s string) (line, bool) {
 	if i+30 > len(s) || s[i] != '[' || s[i+27] != ']' || s[i+28] != ' ' || s[i+29] != '"' {
 		return line{}, false
 	}
-	ts, ok := clfTime(s[i+1:i+21], s[i+22:i+27])
+	ts, ok := ecsfields.CLFTime(s[i+1:i+21], s[i+22:i+27])
 	if !ok || s[i+21] != ' ' {
 		return line{}, false
 	}
@@ -183,7 +183,7 @@ func (l *line) parse(s string, ev *sdk.Event) error {
 		}
 		setStr(ev, "url.domain", v)
 	}
-	if isIP(l.host) {
+	if ecsfields.IsIP(l.host) {
 		ev.SetStr("source.ip", l.host)
 	} else {
 		setStr(ev, "source.domain", l.host)
@@ -326,72 +326,9 @@ func isMethod(m string) bool {
 	return true
 }
 
-// clfTime parses "dd/Mon/yyyy:hh:mm:ss" and "±hhmm".
-func clfTime(d, z string) (time.Time, bool) {
-	if len(d) != 20 || d[2] != '/' || d[6] != '/' || d[11] != ':' || d[14] != ':' || d[17] != ':' ||
-		len(z) != 5 || (z[0] != '+' && z[0] != '-') {
-		return time.Time{}, false
-	}
-	day, ok1 := syslogcore.Num2(d, 0)
-	month := monthOf(d[3:6])
-	year, ok2 := syslogcore.Num4(d, 7)
-	hour, ok3 := syslogcore.Num2(d, 12)
-	minute, ok4 := syslogcore.Num2(d, 15)
-	sec, ok5 := syslogcore.Num2(d, 18)
-	oh, ok6 := syslogcore.Num2(z, 1)
-	om, ok7 := syslogcore.Num2(z, 3)
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || month == 0 || day < 1 ||
-		day > syslogcore.DaysIn(month, year) || syslogcore.CheckClock(0, hour, minute, sec) != nil || oh > 23 || om > 59 {
-		return time.Time{}, false
-	}
-	off := time.Duration(oh)*time.Hour + time.Duration(om)*time.Minute
-	if z[0] == '-' {
-		off = -off
-	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC).Add(-off), true
-}
-
-// monthOf returns 1..12 for an English month abbreviation, or 0.
-func monthOf(m string) int {
-	const names = "JanFebMarAprMayJunJulAugSepOctNovDec"
-	for i := 0; i < 12; i++ {
-		if names[3*i:3*i+3] == m {
-			return i + 1
-		}
-	}
-	return 0
-}
-
 // setStr stores v unless it is "-", the log's mark of an absent value.
 func setStr(ev *sdk.Event, key, v string) {
 	if v != "" && v != "-" {
 		ev.SetStr(key, v)
 	}
-}
-
-// isIP reports whether s is an IP address. The byte check first spares
-// netip.ParseAddr, whose error allocates, the words that cannot be one
-// ("outside:10.0.0.1", "X.X.X.X", host names).
-func isIP(s string) bool {
-	hex, colon, dot := false, false, false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-		case c == '.':
-			dot = true
-		case c == ':':
-			colon = true
-		case c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F':
-			hex = true
-		case c == '%' && colon:
-			i = len(s) // an IPv6 zone: any text
-		default:
-			return false
-		}
-	}
-	if !colon && (hex || !dot) {
-		return false
-	}
-	_, err := netip.ParseAddr(s)
-	return err == nil
 }

@@ -7,41 +7,26 @@ import (
 	"time"
 
 	"github.com/vigil-sec/vigil/plugins/builtin/internal/parsertest"
-	"github.com/vigil-sec/vigil/plugins/sdk"
 )
 
 // TestCorpus_Matches parses the whole corpus: every line of the five
 // web-access files parses (one of them inside syslog); the Apache error and
 // ModSecurity logs, whose lines start with "[date]", do not.
 func TestCorpus_Matches(t *testing.T) {
-	got := matchedPerFile(t, newTestParser())
-	want := map[string]int{
+	device.CheckMatches(t, newTestParser(), map[string]int{
 		"web-access/crowdsec-http-bf-wordpress-bf.log":       9,
 		"web-access/crowdsec-http-cve-probing.log":           3,
 		"web-access/crowdsec-ipv6-postoverflow.log":          2,
 		"web-access/crowdsec-nginx-http-sensitive-files.log": 9,
 		"web-access/elastic-examples-apache_logs.part3.log":  2000,
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("records parsed per file: %v, want %v", got, want)
-	}
+	})
 }
 
-// parseFile parses every record of a corpus file, all of which must parse.
+// parseFile parses every record of a corpus file, all of which must parse,
+// and returns their fields and timestamps.
 func parseFile(t *testing.T, file string) ([]map[string]any, []time.Time) {
 	t.Helper()
-	p := newTestParser()
-	var ms []map[string]any
-	var ts []time.Time
-	for i, rec := range corpusRecords(t, corpusDir(t), file) {
-		var ev sdk.Event
-		if err := p.Parse([]byte(rec), &ev); err != nil {
-			t.Fatalf("%s record %d: %v", file, i+1, err)
-		}
-		ms = append(ms, parsertest.Fields(t, &ev))
-		ts = append(ts, ev.Timestamp)
-	}
-	return ms, ts
+	return parsertest.ParseCorpusFile(t, newTestParser(), file)
 }
 
 // TestCorpus_ApacheCombined counts over the 2000 lines of the Elastic
@@ -59,10 +44,10 @@ func TestCorpus_ApacheCombined(t *testing.T) {
 	ips := map[string]bool{}
 	scanner404 := 0
 	for i, m := range ms {
-		status[num(m["http.response.status_code"])]++
-		method[str(m["http.request.method"])]++
-		version[str(m["http.version"])]++
-		ips[str(m["source.ip"])] = true
+		status[parsertest.Num(m["http.response.status_code"])]++
+		method[parsertest.Str(m["http.request.method"])]++
+		version[parsertest.Str(m["http.version"])]++
+		ips[parsertest.Str(m["source.ip"])] = true
 		for k := range m {
 			present[k]++
 		}
@@ -104,7 +89,7 @@ func TestCorpus_Probes(t *testing.T) {
 	ms, ts := parseFile(t, "web-access/crowdsec-nginx-http-sensitive-files.log")
 	for i, m := range ms {
 		if m["source.ip"] != "127.0.0.1" || m["http.response.status_code"] != int64(404) || !ts[i].Equal(ts[0]) ||
-			!strings.HasPrefix(str(m["url.path"]), "/.") || m["user_agent.original"] != "curl/7.68.0" {
+			!strings.HasPrefix(parsertest.Str(m["url.path"]), "/.") || m["user_agent.original"] != "curl/7.68.0" {
 			t.Errorf("sensitive-files record %d: %v at %v", i+1, m, ts[i])
 		}
 	}
@@ -119,7 +104,7 @@ func TestCorpus_Probes(t *testing.T) {
 		if m["http.response.status_code"] != int64(404) {
 			t.Errorf("cve-probing: status %v", m["http.response.status_code"])
 		}
-		paths = append(paths, str(m["url.path"]))
+		paths = append(paths, parsertest.Str(m["url.path"]))
 	}
 	if want := []string{"/_ignition/execute-solution", "/setup.cgi", "/cgi/networkDiag.cgi"}; !reflect.DeepEqual(paths, want) {
 		t.Errorf("cve-probing paths %v, want %v", paths, want)
@@ -128,7 +113,7 @@ func TestCorpus_Probes(t *testing.T) {
 	// Two Nikto requests from an IPv6 client, the address kept as written.
 	ms, _ = parseFile(t, "web-access/crowdsec-ipv6-postoverflow.log")
 	for i, m := range ms {
-		if m["source.ip"] != "2001:0db8:85a3:0000:0000:8a2e:0370:7334" || !strings.Contains(str(m["user_agent.original"]), "Nikto") {
+		if m["source.ip"] != "2001:0db8:85a3:0000:0000:8a2e:0370:7334" || !strings.Contains(parsertest.Str(m["user_agent.original"]), "Nikto") {
 			t.Errorf("ipv6 record %d: %v", i+1, m)
 		}
 	}

@@ -70,8 +70,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-sec/vigil/plugins/builtin/internal/ecsfields"
+	"github.com/vigil-sec/vigil/plugins/builtin/internal/sysheader"
 	"github.com/vigil-sec/vigil/plugins/builtin/internal/syslogcore"
-	"github.com/vigil-sec/vigil/plugins/builtin/syslog"
 	"github.com/vigil-sec/vigil/plugins/sdk"
 )
 
@@ -98,25 +99,18 @@ type Options struct {
 
 // Parser parses CEF records. A Parser is used by one goroutine at a time.
 type Parser struct {
-	hdr  header
-	keys keyCache
-	loc  *time.Location
-	now  func() time.Time
+	hdr    sysheader.Header
+	fields ecsfields.Store
 }
 
 var _ sdk.Parser = (*Parser)(nil)
 
 // New returns a Parser; zero fields of opts take their defaults.
 func New(opts Options) *Parser {
-	p := &Parser{loc: opts.Location, now: opts.Now}
-	if p.loc == nil {
-		p.loc = time.UTC
+	return &Parser{
+		hdr:    sysheader.New(opts.Location, opts.Now),
+		fields: ecsfields.NewStore(extPrefix, opts.Location, opts.Now),
 	}
-	if p.now == nil {
-		p.now = time.Now
-	}
-	p.hdr.sys = syslog.New(syslog.Options{Location: p.loc, Now: p.now})
-	return p
 }
 
 // ID returns "parser.cef".
@@ -137,7 +131,7 @@ func (p *Parser) Parse(raw []byte, ev *sdk.Event) error {
 		return errNotMatched // no "CEF:" and not a whole header: not CEF
 	}
 	if at > 0 {
-		p.hdr.parse(raw[:at], ev)
+		p.hdr.Parse(raw[:at], ev)
 	}
 	if v, ok := syslogcore.ParseUint(strings.TrimSpace(f[0])); ok {
 		ev.SetInt("cef.version", v)
@@ -157,7 +151,7 @@ func (p *Parser) Parse(raw []byte, ev *sdk.Event) error {
 		ev.SetInt("event.severity", v)
 	}
 	err := p.extension(s, ext, ev)
-	if !has(ev, "message") {
+	if !ecsfields.Has(ev, "message") {
 		ev.SetStr("message", name)
 	}
 	return err
@@ -213,25 +207,14 @@ func splitHeader(s string, f []string) (n, ext int) {
 }
 
 // unescapeHeader undoes "\|" and "\\"; any other backslash is kept.
-func unescapeHeader(s string) string {
-	if strings.IndexByte(s, '\\') < 0 {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '\\' && i+1 < len(s) && (s[i+1] == '|' || s[i+1] == '\\') {
-			i++
-			c = s[i]
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
-}
+func unescapeHeader(s string) string { return unescape(s, false) }
 
 // unescapeValue undoes the extension escapes "\=", "\\", "\|", "\n", "\r".
-func unescapeValue(s string) string {
+func unescapeValue(s string) string { return unescape(s, true) }
+
+// unescape undoes "\|" and "\\", and with ext also "\=", "\n" and "\r";
+// any other backslash is kept.
+func unescape(s string, ext bool) string {
 	if strings.IndexByte(s, '\\') < 0 {
 		return s
 	}
@@ -240,14 +223,14 @@ func unescapeValue(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c == '\\' && i+1 < len(s) {
-			switch s[i+1] {
-			case '=', '\\', '|':
+			switch n := s[i+1]; {
+			case n == '|' || n == '\\' || ext && n == '=':
 				i++
-				c = s[i]
-			case 'n':
+				c = n
+			case ext && n == 'n':
 				i++
 				c = '\n'
-			case 'r':
+			case ext && n == 'r':
 				i++
 				c = '\r'
 			}
@@ -325,119 +308,70 @@ func trimBlank(s string) string {
 // set stores one extension pair under its ECS name or as
 // cef.extensions.<key>.
 func (p *Parser) set(ev *sdk.Event, key, v string) {
-	if v == "" {
-		return
-	}
 	ecs, kind := mapping(key)
-	switch kind {
-	case kindIP:
-		if !isIP(v) {
-			ecs = ""
-		}
-	case kindPort:
-		if n, ok := parsePort(v); ok {
-			setInt(ev, ecs, n)
-			return
-		}
-		ecs = ""
-	case kindInt:
-		if n, ok := syslogcore.ParseUint(v); ok {
-			setInt(ev, ecs, n)
-			return
-		}
-		ecs = ""
-	case kindLower:
-		v = lower(v)
-	case kindTime:
-		if t, ok := parseTime(v, p.loc, p.now); ok {
-			ev.Timestamp = t
-			return
-		}
-		ecs = ""
-	}
-	if ecs == "" {
-		ecs = p.keys.key(extPrefix, key)
-	}
-	if !has(ev, ecs) {
-		ev.SetStr(ecs, v)
-	}
+	p.fields.Set(ev, key, v, ecs, kind)
 }
-
-func setInt(ev *sdk.Event, key string, n int64) {
-	if !has(ev, key) {
-		ev.SetInt(key, n)
-	}
-}
-
-const (
-	kindStr = iota
-	kindIP
-	kindPort
-	kindInt
-	kindLower
-	kindTime
-)
 
 // mapping returns the ECS name of a CEF extension key and how its value is
 // read, or "" for a key without one.
-func mapping(key string) (string, int) {
+func mapping(key string) (string, ecsfields.Kind) {
 	switch key {
 	case "src", "sourceAddress":
-		return "source.ip", kindIP
+		return "source.ip", ecsfields.KindIP
 	case "dst", "destinationAddress":
-		return "destination.ip", kindIP
+		return "destination.ip", ecsfields.KindIP
 	case "dvc", "deviceAddress":
-		return "observer.ip", kindIP
+		return "observer.ip", ecsfields.KindIP
 	case "spt", "sourcePort":
-		return "source.port", kindPort
+		return "source.port", ecsfields.KindPort
 	case "dpt", "destinationPort":
-		return "destination.port", kindPort
+		return "destination.port", ecsfields.KindPort
 	case "proto", "transportProtocol":
-		return "network.transport", kindLower
+		return "network.transport", ecsfields.KindLower
 	case "app", "applicationProtocol":
-		return "network.protocol", kindLower
+		return "network.protocol", ecsfields.KindLower
 	case "smac", "sourceMacAddress":
-		return "source.mac", kindStr
+		return "source.mac", ecsfields.KindStr
 	case "dmac", "destinationMacAddress":
-		return "destination.mac", kindStr
+		return "destination.mac", ecsfields.KindStr
 	case "shost", "sourceHostName":
-		return "source.domain", kindStr
+		return "source.domain", ecsfields.KindStr
 	case "dhost", "destinationHostName":
-		return "destination.domain", kindStr
+		return "destination.domain", ecsfields.KindStr
 	case "suser", "sourceUserName":
-		return "source.user.name", kindStr
+		return "source.user.name", ecsfields.KindStr
 	case "duser", "destinationUserName":
-		return "destination.user.name", kindStr
+		return "destination.user.name", ecsfields.KindStr
 	case "suid", "sourceUserId":
-		return "source.user.id", kindStr
+		return "source.user.id", ecsfields.KindStr
 	case "duid", "destinationUserId":
-		return "destination.user.id", kindStr
+		return "destination.user.id", ecsfields.KindStr
 	case "act", "deviceAction":
-		return "event.action", kindStr
+		return "event.action", ecsfields.KindStr
 	case "outcome", "eventOutcome":
-		return "event.outcome", kindStr
+		return "event.outcome", ecsfields.KindStr
 	case "request", "requestURL":
-		return "url.original", kindStr
+		return "url.original", ecsfields.KindStr
 	case "requestMethod":
-		return "http.request.method", kindStr
+		return "http.request.method", ecsfields.KindStr
 	case "requestClientApplication":
-		return "user_agent.original", kindStr
+		return "user_agent.original", ecsfields.KindStr
 	case "fname", "fileName":
-		return "file.name", kindStr
+		return "file.name", ecsfields.KindStr
 	case "filePath":
-		return "file.path", kindStr
+		return "file.path", ecsfields.KindStr
 	case "dvchost", "deviceHostName":
-		return "observer.hostname", kindStr
+		return "observer.hostname", ecsfields.KindStr
 	case "in", "bytesIn":
-		return "source.bytes", kindInt
+		return "source.bytes", ecsfields.KindInt
 	case "out", "bytesOut":
-		return "destination.bytes", kindInt
+		return "destination.bytes", ecsfields.KindInt
 	case "fsize", "fileSize":
-		return "file.size", kindInt
+		return "file.size", ecsfields.KindInt
 	case "msg", "message":
-		return "message", kindStr
+		return "message", ecsfields.KindStr
 	case "rt", "deviceReceiptTime":
-		return "", kindTime
+		return "", ecsfields.KindTime
 	}
-	return "", kindStr
+	return "", ecsfields.KindStr
 }

@@ -15,16 +15,13 @@ import (
 // taken for CEF.
 func TestCorpus_OnlyCEFMatches(t *testing.T) {
 	p := New(Options{Now: func() time.Time { return time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC) }})
-	got := matchedPerFile(t, p)
-	if want := map[string]int{"cef/crowdsec-cef-logs.log": 4}; !reflect.DeepEqual(got, want) {
-		t.Errorf("records parsed per file: %v, want %v", got, want)
-	}
+	device.CheckMatches(t, p, map[string]int{"cef/crowdsec-cef-logs.log": 4})
 }
 
 // TestCorpus_CEFRecords checks the fields of the four UniFi records, read
 // off the file by hand.
 func TestCorpus_CEFRecords(t *testing.T) {
-	recs := corpusRecords(t, corpusDir(t), "cef/crowdsec-cef-logs.log")
+	recs := parsertest.CorpusRecords(t, parsertest.CorpusDir(t), "cef/crowdsec-cef-logs.log")
 	type row struct {
 		version, code, name, src, host string
 		sev                            int64
@@ -50,9 +47,9 @@ func TestCorpus_CEFRecords(t *testing.T) {
 		m := parsertest.Fields(t, &ev)
 		w := want[i]
 		got := row{
-			version: str(m["observer.version"]), code: str(m["event.code"]), name: str(m["cef.name"]),
-			src: str(m["source.ip"]), host: str(m["host.name"]), sev: num(m["event.severity"]),
-			dpt: num(m["destination.port"]), ts: ev.Timestamp, fields: len(m),
+			version: parsertest.Str(m["observer.version"]), code: parsertest.Str(m["event.code"]), name: parsertest.Str(m["cef.name"]),
+			src: parsertest.Str(m["source.ip"]), host: parsertest.Str(m["host.name"]), sev: parsertest.Num(m["event.severity"]),
+			dpt: parsertest.Num(m["destination.port"]), ts: ev.Timestamp, fields: len(m),
 		}
 		if !reflect.DeepEqual(got, w) || m["observer.vendor"] != "Ubiquiti" || m["observer.product"] != "UniFi Network" {
 			t.Errorf("record %d:\n got %+v\nwant %+v\n(fields %v)", i+1, got, w, m)

@@ -74,12 +74,12 @@ package ciscoasa
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/vigil-sec/vigil/plugins/builtin/internal/ecsfields"
+	"github.com/vigil-sec/vigil/plugins/builtin/internal/sysheader"
 	"github.com/vigil-sec/vigil/plugins/builtin/internal/syslogcore"
-	"github.com/vigil-sec/vigil/plugins/builtin/syslog"
 	"github.com/vigil-sec/vigil/plugins/sdk"
 )
 
@@ -101,14 +101,14 @@ type Options struct {
 // Parser parses Cisco ASA messages. A Parser is used by one goroutine at a
 // time.
 type Parser struct {
-	hdr header
+	hdr sysheader.Header
 }
 
 var _ sdk.Parser = (*Parser)(nil)
 
 // New returns a Parser; zero fields of opts take their defaults.
 func New(opts Options) *Parser {
-	return &Parser{hdr: header{sys: syslog.New(syslog.Options{Location: opts.Location, Now: opts.Now})}}
+	return &Parser{hdr: sysheader.New(opts.Location, opts.Now)}
 }
 
 // ID returns "parser.cisco_asa".
@@ -133,7 +133,7 @@ func (p *Parser) Parse(raw []byte, ev *sdk.Event) error {
 		return errNotMatched
 	}
 	if t.at > 0 {
-		p.hdr.parse(raw[:t.at], ev)
+		p.hdr.Parse(raw[:t.at], ev)
 	}
 	ev.SetStr("observer.vendor", "Cisco")
 	ev.SetStr("observer.product", t.product)
@@ -264,12 +264,12 @@ func endpoint(tok string) (iface, ip, port string) {
 	if k := strings.LastIndexByte(tok, '/'); k >= 0 {
 		addr, port = tok[:k], tok[k+1:]
 	}
-	if isIP(addr) {
+	if ecsfields.IsIP(addr) {
 		return "", addr, port
 	}
 	if k := strings.IndexByte(addr, ':'); k > 0 {
 		iface = addr[:k]
-		if isIP(addr[k+1:]) {
+		if ecsfields.IsIP(addr[k+1:]) {
 			ip = addr[k+1:]
 		}
 	}
@@ -290,8 +290,8 @@ func setEnds(ev *sdk.Event, src, dst side) {
 	setPort(ev, "source.port", src.port)
 	setIP(ev, "destination.ip", dst.ip)
 	setPort(ev, "destination.port", dst.port)
-	setStr(ev, "observer.ingress.interface.name", src.iface)
-	setStr(ev, "observer.egress.interface.name", dst.iface)
+	ecsfields.SetStr(ev, "observer.ingress.interface.name", src.iface)
+	ecsfields.SetStr(ev, "observer.egress.interface.name", dst.iface)
 }
 
 // setNAT stores a mapped address "(addr/port)" when it differs from real.
@@ -307,21 +307,15 @@ func setNAT(ev *sdk.Event, ipKey, portKey, mapped string, real side) {
 	setPort(ev, portKey, port)
 }
 
-func setStr(ev *sdk.Event, key, v string) {
-	if v != "" && !has(ev, key) {
-		ev.SetStr(key, v)
-	}
-}
-
 func setIP(ev *sdk.Event, key, v string) {
-	if isIP(v) && !has(ev, key) {
-		ev.SetStr(key, v)
+	if ecsfields.IsIP(v) {
+		ecsfields.SetStr(ev, key, v)
 	}
 }
 
 func setPort(ev *sdk.Event, key, v string) {
-	if n, ok := port(v); ok && !has(ev, key) {
-		ev.SetInt(key, n)
+	if n, ok := port(v); ok {
+		ecsfields.SetInt(ev, key, n)
 	}
 }
 
@@ -404,7 +398,7 @@ func teardownTail(msg string, w []string, ev *sdk.Event) {
 			reason = ""
 		}
 	}
-	setStr(ev, "event.reason", strings.TrimSpace(reason))
+	ecsfields.SetStr(ev, "event.reason", strings.TrimSpace(reason))
 }
 
 // duration parses "H:MM:SS" (hours may have more digits) into nanoseconds.
@@ -442,12 +436,12 @@ func translation(built bool, msg string, ev *sdk.Event) {
 	src := parseSide(from)
 	setIP(ev, "source.ip", src.ip)
 	setPort(ev, "source.port", src.port)
-	setStr(ev, "observer.ingress.interface.name", src.iface)
+	ecsfields.SetStr(ev, "observer.ingress.interface.name", src.iface)
 	if to, j := after(w[i:], "to"); j >= 0 {
 		nat := parseSide(to)
 		setIP(ev, "source.nat.ip", nat.ip)
 		setPort(ev, "source.nat.port", nat.port)
-		setStr(ev, "observer.egress.interface.name", nat.iface)
+		ecsfields.SetStr(ev, "observer.egress.interface.name", nat.iface)
 	}
 	if d, j := after(w, "duration"); j >= 0 {
 		if ns, ok := duration(d); ok {
@@ -491,9 +485,9 @@ func filter(msg string, ev *sdk.Event) {
 	}
 	setEnds(ev, src, dst)
 	if g, i := after(w, "access-group"); i >= 0 {
-		setStr(ev, "rule.name", strings.Trim(g, `"`))
+		ecsfields.SetStr(ev, "rule.name", strings.Trim(g, `"`))
 	} else if l, i := after(w, "list"); i >= 2 && w[i-2] == "outbound" {
-		setStr(ev, "rule.name", l)
+		ecsfields.SetStr(ev, "rule.name", l)
 	}
 }
 
@@ -511,7 +505,7 @@ func accessList(msg string, ev *sdk.Event) {
 	case "denied":
 		ev.SetStr("event.action", "deny")
 	}
-	setStr(ev, "rule.name", w[1])
+	ecsfields.SetStr(ev, "rule.name", w[1])
 	if t := transport(w[3]); t != "" {
 		ev.SetStr("network.transport", t)
 	}
@@ -567,7 +561,7 @@ func colonValue(msg, key string) string {
 
 func setUser(ev *sdk.Event, u string) {
 	if u != "" && strings.Trim(u, "*") != "" {
-		setStr(ev, "user.name", u)
+		ecsfields.SetStr(ev, "user.name", u)
 	}
 }
 
@@ -610,9 +604,9 @@ func ids(msg string, ev *sdk.Event) {
 	}
 	ev.SetStr("event.action", "ids-alert")
 	e := syslogcore.TokenEnd(msg, 4)
-	setStr(ev, "rule.id", msg[4:e])
+	ecsfields.SetStr(ev, "rule.id", msg[4:e])
 	if k := strings.Index(msg, " from "); k > e {
-		setStr(ev, "rule.name", strings.TrimSpace(msg[e:k]))
+		ecsfields.SetStr(ev, "rule.name", strings.TrimSpace(msg[e:k]))
 	}
 	filter(msg, ev)
 }
@@ -623,11 +617,11 @@ func ftdConnection(msg string, ev *sdk.Event) {
 	setIP(ev, "destination.ip", ftdValue(msg, "DstIP"))
 	setPort(ev, "source.port", ftdValue(msg, "SrcPort"))
 	setPort(ev, "destination.port", ftdValue(msg, "DstPort"))
-	setStr(ev, "network.transport", transport(ftdValue(msg, "Protocol")))
-	setStr(ev, "observer.ingress.interface.name", ftdValue(msg, "IngressInterface"))
-	setStr(ev, "observer.egress.interface.name", ftdValue(msg, "EgressInterface"))
-	setStr(ev, "rule.name", ftdValue(msg, "AccessControlRuleName"))
-	setStr(ev, "event.action", lower(ftdValue(msg, "AccessControlRuleAction")))
+	ecsfields.SetStr(ev, "network.transport", transport(ftdValue(msg, "Protocol")))
+	ecsfields.SetStr(ev, "observer.ingress.interface.name", ftdValue(msg, "IngressInterface"))
+	ecsfields.SetStr(ev, "observer.egress.interface.name", ftdValue(msg, "EgressInterface"))
+	ecsfields.SetStr(ev, "rule.name", ftdValue(msg, "AccessControlRuleName"))
+	ecsfields.SetStr(ev, "event.action", ecsfields.ToLower(ftdValue(msg, "AccessControlRuleAction")))
 	if u := ftdValue(msg, "User"); u != "No Authentication Required" {
 		setUser(ev, u)
 	}
@@ -682,42 +676,6 @@ func pick(cond bool, yes, no string) string {
 	return no
 }
 
-func lower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(s)
-		}
-	}
-	return s
-}
-
-// isIP reports whether s is an IP address. The byte check first spares
-// netip.ParseAddr, whose error allocates, the words that cannot be one
-// ("outside:10.0.0.1", "X.X.X.X", host names).
-func isIP(s string) bool {
-	hex, colon, dot := false, false, false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-		case c == '.':
-			dot = true
-		case c == ':':
-			colon = true
-		case c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F':
-			hex = true
-		case c == '%' && colon:
-			i = len(s) // an IPv6 zone: any text
-		default:
-			return false
-		}
-	}
-	if !colon && (hex || !dot) {
-		return false
-	}
-	_, err := netip.ParseAddr(s)
-	return err == nil
-}
-
 // port reads a port number or one of the service names the ASA prints in
 // place of well-known ports.
 func port(s string) (int64, bool) {
@@ -738,15 +696,4 @@ var services = map[string]int64{
 	"ldaps": 636, "sqlnet": 1521, "radius": 1645, "radius-acct": 1646,
 	"h323": 1720, "pptp": 1723, "ctiqbe": 2748, "sip": 5060, "aol": 5190,
 	"citrix-ica": 1494, "lotusnotes": 1352, "cifs": 3020, "nfs": 2049,
-}
-
-// has reports whether ev already holds key; a message naming a thing twice
-// keeps the first.
-func has(ev *sdk.Event, key string) bool {
-	for i := range ev.Fields {
-		if ev.Fields[i].Key == key {
-			return true
-		}
-	}
-	return false
 }

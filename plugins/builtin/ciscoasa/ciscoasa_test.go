@@ -1,15 +1,14 @@
 package ciscoasa
 
 import (
-	"fmt"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-sec/vigil/plugins/builtin/internal/parsertest"
-	"github.com/vigil-sec/vigil/plugins/sdk"
 )
+
+type i64 = int64
 
 var refNow = time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
 
@@ -26,25 +25,15 @@ func TestParser_ID(t *testing.T) {
 // TestParser_Fixtures checks every field of every record of
 // testdata/fixtures.log, in file order.
 func TestParser_Fixtures(t *testing.T) {
-	recs := fixtures(t)
 	// base holds what every tagged record sets; msg is the text after the tag.
 	base := func(product, code string, sev int64, msg string, kv ...any) map[string]any {
-		m := map[string]any{"observer.vendor": "Cisco", "observer.product": product, "event.code": code,
-			"event.severity": sev, "log.level": levels[sev], "message": msg}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i].(string)] = kv[i+1]
-		}
-		return m
+		return parsertest.With(map[string]any{"observer.vendor": "Cisco", "observer.product": product, "event.code": code,
+			"event.severity": sev, "log.level": levels[sev], "message": msg}, kv...)
 	}
-	tests := []struct {
-		has     string // a part of the record, guarding the order
-		outcome int
-		ts      time.Time
-		want    func(rec string) map[string]any
-	}{
+	tests := []parsertest.Fixture{
 		{
-			has: "302013", ts: time.Date(2024, 1, 12, 10, 0, 1, 0, time.UTC),
-			want: func(rec string) map[string]any {
+			Has: "302013", TS: time.Date(2024, 1, 12, 10, 0, 1, 0, time.UTC),
+			WantOf: func(rec string) map[string]any {
 				return base("ASA", "302013", 6, rec[strings.Index(rec, "Built"):],
 					"log.syslog.priority", i64(166), "log.syslog.facility.code", i64(20), "log.syslog.severity.code", i64(6),
 					"host.name", "fw01", "event.action", "connection-built", "network.direction", "inbound",
@@ -55,8 +44,8 @@ func TestParser_Fixtures(t *testing.T) {
 			},
 		},
 		{
-			has: "302014", ts: time.Date(2025, 1, 12, 10, 0, 2, 0, time.UTC),
-			want: func(rec string) map[string]any {
+			Has: "302014", TS: time.Date(2025, 1, 12, 10, 0, 2, 0, time.UTC),
+			WantOf: func(rec string) map[string]any {
 				return base("ASA", "302014", 6, rec[strings.Index(rec, "Teardown"):],
 					"host.name", "fw01", "event.action", "connection-teardown", "network.transport", "tcp",
 					"source.ip", "198.51.100.7", "source.port", i64(40001), "destination.ip", "10.0.0.5",
@@ -66,8 +55,8 @@ func TestParser_Fixtures(t *testing.T) {
 			},
 		},
 		{
-			has: "302015",
-			want: func(rec string) map[string]any {
+			Has: "302015",
+			WantOf: func(rec string) map[string]any {
 				return base("ASA", "302015", 6, rec[strings.Index(rec, "Built"):],
 					"event.action", "connection-built", "network.direction", "outbound", "network.transport", "udp",
 					"source.ip", "10.0.0.8", "source.port", i64(5353), "destination.ip", "192.0.2.53",
@@ -77,8 +66,8 @@ func TestParser_Fixtures(t *testing.T) {
 			},
 		},
 		{
-			has: "106023", ts: time.Date(2024, 1, 12, 10, 0, 3, 0, time.UTC),
-			want: func(rec string) map[string]any {
+			Has: "106023", TS: time.Date(2024, 1, 12, 10, 0, 3, 0, time.UTC),
+			WantOf: func(rec string) map[string]any {
 				return base("ASA", "106023", 4, rec[strings.Index(rec, "Deny"):],
 					"log.syslog.priority", i64(164), "log.syslog.facility.code", i64(20), "log.syslog.severity.code", i64(4),
 					"host.name", "fw01", "event.action", "deny", "network.transport", "tcp",
@@ -88,8 +77,8 @@ func TestParser_Fixtures(t *testing.T) {
 			},
 		},
 		{
-			has: "106014",
-			want: func(rec string) map[string]any {
+			Has: "106014",
+			WantOf: func(rec string) map[string]any {
 				return base("ASA", "106014", 3, rec[strings.Index(rec, "Deny"):],
 					"event.action", "deny", "network.transport", "icmp", "source.ip", "198.51.100.7",
 					"destination.ip", "10.0.0.5", "observer.ingress.interface.name", "outside",
@@ -97,8 +86,8 @@ func TestParser_Fixtures(t *testing.T) {
 			},
 		},
 		{
-			has: "106100",
-			want: func(rec string) map[string]any {
+			Has: "106100",
+			WantOf: func(rec string) map[string]any {
 				return base("ASA", "106100", 6, rec[strings.Index(rec, "access-list"):],
 					"event.action", "permit", "rule.name", "inside_acl", "network.transport", "tcp",
 					"source.ip", "10.0.0.5", "source.port", i64(51000), "destination.ip", "192.0.2.80",
@@ -107,38 +96,38 @@ func TestParser_Fixtures(t *testing.T) {
 			},
 		},
 		{
-			has: "113004",
-			want: func(rec string) map[string]any {
+			Has: "113004",
+			WantOf: func(rec string) map[string]any {
 				return base("ASA", "113004", 6, rec[strings.Index(rec, "AAA"):],
 					"event.action", "user-authentication", "event.outcome", "success", "user.name", "alice")
 			},
 		},
 		{
-			has: "113005",
-			want: func(rec string) map[string]any {
+			Has: "113005",
+			WantOf: func(rec string) map[string]any {
 				return base("ASA", "113005", 6, rec[strings.Index(rec, "AAA"):],
 					"event.action", "user-authentication", "event.outcome", "failure", "source.ip", "198.51.100.7")
 			},
 		},
 		{
-			has: "113015",
-			want: func(rec string) map[string]any {
+			Has: "113015",
+			WantOf: func(rec string) map[string]any {
 				return base("ASA", "113015", 6, rec[strings.Index(rec, "AAA"):],
 					"event.action", "user-authentication", "event.outcome", "failure", "user.name", "bob",
 					"source.ip", "198.51.100.9")
 			},
 		},
 		{
-			has: "611102",
-			want: func(rec string) map[string]any {
+			Has: "611102",
+			WantOf: func(rec string) map[string]any {
 				return base("ASA", "611102", 6, rec[strings.Index(rec, "User"):],
 					"event.action", "user-authentication", "event.outcome", "failure", "user.name", "carol",
 					"source.ip", "198.51.100.7")
 			},
 		},
 		{
-			has: "430003",
-			want: func(rec string) map[string]any {
+			Has: "430003",
+			WantOf: func(rec string) map[string]any {
 				return base("FTD", "430003", 6, rec[strings.Index(rec, "DeviceUUID"):],
 					"source.ip", "198.51.100.7", "destination.ip", "192.0.2.10", "source.port", i64(40003),
 					"destination.port", i64(3389), "network.transport", "tcp",
@@ -147,41 +136,16 @@ func TestParser_Fixtures(t *testing.T) {
 			},
 		},
 		{
-			has: "111008",
-			want: func(rec string) map[string]any {
+			Has: "111008",
+			WantOf: func(rec string) map[string]any {
 				return base("ASA", "111008", 5, rec[strings.Index(rec, "User"):])
 			},
 		},
-		{has: "sshd[1]", outcome: notMatched},
-		{has: "100%ASA", outcome: notMatched},
-		{has: "ASA-9", outcome: notMatched},
+		{Has: "sshd[1]", Outcome: parsertest.NotMatched},
+		{Has: "100%ASA", Outcome: parsertest.NotMatched},
+		{Has: "ASA-9", Outcome: parsertest.NotMatched},
 	}
-	if len(tests) != len(recs) {
-		t.Fatalf("%d cases for %d records", len(tests), len(recs))
-	}
-	p := newTestParser()
-	for i, tc := range tests {
-		rec := recs[i]
-		if !strings.Contains(rec, tc.has) {
-			t.Fatalf("record %d %q does not contain %q: cases out of order", i+1, rec, tc.has)
-		}
-		var ev sdk.Event
-		err := p.Parse([]byte(rec), &ev)
-		wantOutcome(t, fmt.Sprintf("record %d", i+1), err, tc.outcome, "")
-		if cerr := check([]byte(rec), &ev, err); cerr != nil {
-			t.Errorf("record %d: %v", i+1, cerr)
-		}
-		if !ev.Timestamp.Equal(tc.ts) {
-			t.Errorf("record %d: timestamp %v, want %v", i+1, ev.Timestamp, tc.ts)
-		}
-		want := map[string]any{}
-		if tc.want != nil {
-			want = tc.want(rec)
-		}
-		if got := parsertest.Fields(t, &ev); !reflect.DeepEqual(got, want) {
-			t.Errorf("record %d fields:\n got %v\nwant %v", i+1, got, want)
-		}
-	}
+	device.CheckFixtures(t, newTestParser(), tests)
 }
 
 func TestEndpoint(t *testing.T) {
@@ -204,14 +168,5 @@ func TestEndpoint(t *testing.T) {
 func TestParser_Allocs(t *testing.T) {
 	p := newTestParser()
 	raw := []byte("%ASA-6-302013: Built inbound TCP connection 7 for outside:198.51.100.7/40001 (198.51.100.7/40001) to inside:10.0.0.5/443 (203.0.113.5/443)")
-	var ev sdk.Event
-	allocs := testing.AllocsPerRun(100, func() {
-		ev.Reset()
-		if err := p.Parse(raw, &ev); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if allocs > 1 {
-		t.Errorf("%v allocations per record, want at most 1 (the Original string)", allocs)
-	}
+	parsertest.CheckAllocs(t, p, raw, 1, "the Original string")
 }

@@ -12,17 +12,14 @@ import (
 // parse and nothing else carries a %ASA/%PIX/%FWSM/%FTD tag. (The Cisco IOS
 // files use other facilities: %SEC-, %IPS-, %PARSER-.)
 func TestCorpus_OnlyCiscoMatches(t *testing.T) {
-	got := matchedPerFile(t, newTestParser())
-	if want := map[string]int{"cisco-asa/wazuh-pix.log": 22}; !reflect.DeepEqual(got, want) {
-		t.Errorf("records parsed per file: %v, want %v", got, want)
-	}
+	device.CheckMatches(t, newTestParser(), map[string]int{"cisco-asa/wazuh-pix.log": 22})
 }
 
 // TestCorpus_PIX checks the PIX records one by one against what each line
 // says, read by hand. Placeholders in the file ("X.X.X.X", "***",
 // "<public IP of 525>", "a.b.c.d") set no address.
 func TestCorpus_PIX(t *testing.T) {
-	recs := corpusRecords(t, corpusDir(t), "cisco-asa/wazuh-pix.log")
+	recs := parsertest.CorpusRecords(t, parsertest.CorpusDir(t), "cisco-asa/wazuh-pix.log")
 	type row struct {
 		code, action, outcome, src, dst, user string
 		dport                                 int64
@@ -64,14 +61,14 @@ func TestCorpus_PIX(t *testing.T) {
 		}
 		m := parsertest.Fields(t, &ev)
 		got := row{
-			code: str(m["event.code"]), action: str(m["event.action"]), outcome: str(m["event.outcome"]),
-			src: str(m["source.ip"]), dst: str(m["destination.ip"]), user: str(m["user.name"]),
-			dport: num(m["destination.port"]),
+			code: parsertest.Str(m["event.code"]), action: parsertest.Str(m["event.action"]), outcome: parsertest.Str(m["event.outcome"]),
+			src: parsertest.Str(m["source.ip"]), dst: parsertest.Str(m["destination.ip"]), user: parsertest.Str(m["user.name"]),
+			dport: parsertest.Num(m["destination.port"]),
 		}
 		if got != want[i] || m["observer.product"] != "PIX" || !ev.Timestamp.IsZero() {
 			t.Errorf("record %d:\n got %+v\nwant %+v\n(fields %v)", i+1, got, want[i], m)
 		}
-		levels[str(m["log.level"])]++
+		levels[parsertest.Str(m["log.level"])]++
 	}
 	// The severity digits of the file: 7 four times, 3 five times, 6 seven
 	// times, 4 twice, 2 four times.

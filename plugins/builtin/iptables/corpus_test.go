@@ -1,7 +1,6 @@
 package iptables
 
 import (
-	"reflect"
 	"testing"
 	"time"
 
@@ -15,14 +14,10 @@ import (
 // The firewalld lines (daemon errors) and the pfSense filterlog CSV lines
 // carry no IN=/OUT= fields.
 func TestCorpus_Matches(t *testing.T) {
-	got := matchedPerFile(t, newTestParser())
-	want := map[string]int{
+	device.CheckMatches(t, newTestParser(), map[string]int{
 		"iptables/crowdsec-iptables-logs.log":    3,
 		"iptables/crowdsec-proxmox-iptables.log": 10,
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("records parsed per file: %v, want %v", got, want)
-	}
+	})
 }
 
 type row struct {
@@ -32,16 +27,16 @@ type row struct {
 
 func rowOf(m map[string]any) row {
 	return row{
-		host: str(m["host.name"]), rule: str(m["rule.name"]), action: str(m["event.action"]),
-		in: str(m["observer.ingress.interface.name"]), out: str(m["observer.egress.interface.name"]),
-		src: str(m["source.ip"]), dst: str(m["destination.ip"]), transport: str(m["network.transport"]),
-		dport: num(m["destination.port"]),
+		host: parsertest.Str(m["host.name"]), rule: parsertest.Str(m["rule.name"]), action: parsertest.Str(m["event.action"]),
+		in: parsertest.Str(m["observer.ingress.interface.name"]), out: parsertest.Str(m["observer.egress.interface.name"]),
+		src: parsertest.Str(m["source.ip"]), dst: parsertest.Str(m["destination.ip"]), transport: parsertest.Str(m["network.transport"]),
+		dport: parsertest.Num(m["destination.port"]),
 	}
 }
 
 // TestCorpus_Netfilter checks the three kernel records, read by hand.
 func TestCorpus_Netfilter(t *testing.T) {
-	recs := corpusRecords(t, corpusDir(t), "iptables/crowdsec-iptables-logs.log")
+	recs := parsertest.CorpusRecords(t, parsertest.CorpusDir(t), "iptables/crowdsec-iptables-logs.log")
 	want := map[int]row{
 		0: {host: "sd-126005", in: "enp1s0", src: "195.54.160.107", dst: "51.15.166.67", transport: "tcp", dport: 8123},
 		1: {host: "sd-126005", in: "enp.1s0", src: "195.54.160.107", dst: "51.15.166.67", transport: "tcp", dport: 8123},
@@ -53,7 +48,7 @@ func TestCorpus_Netfilter(t *testing.T) {
 		err := p.Parse([]byte(rec), &ev)
 		w, ok := want[i]
 		if !ok {
-			if !isNotMatched(err) {
+			if !parsertest.IsNotMatched(err) {
 				t.Errorf("record %d: %v, want not matched", i+1, err)
 			}
 			continue
@@ -72,7 +67,7 @@ func TestCorpus_Netfilter(t *testing.T) {
 // hand: the chain is the rule, the word before "IN=" the verdict (line 9
 // has none), and the bracketed time carries a +0200 offset.
 func TestCorpus_Proxmox(t *testing.T) {
-	recs := corpusRecords(t, corpusDir(t), "iptables/crowdsec-proxmox-iptables.log")
+	recs := parsertest.CorpusRecords(t, parsertest.CorpusDir(t), "iptables/crowdsec-proxmox-iptables.log")
 	want := []row{
 		{rule: "PVEFW-HOST-IN", action: "drop", in: "vmbr0.94", src: "10.3.94.11", dst: "10.3.94.12", transport: "udp", dport: 3784},
 		{rule: "PVEFW-HOST-IN", action: "accept", in: "vmbr0.94", src: "10.3.95.34", dst: "10.3.94.12", transport: "tcp", dport: 8006},

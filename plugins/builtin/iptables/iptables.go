@@ -58,12 +58,12 @@ package iptables
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/vigil-sec/vigil/plugins/builtin/internal/ecsfields"
+	"github.com/vigil-sec/vigil/plugins/builtin/internal/sysheader"
 	"github.com/vigil-sec/vigil/plugins/builtin/internal/syslogcore"
-	"github.com/vigil-sec/vigil/plugins/builtin/syslog"
 	"github.com/vigil-sec/vigil/plugins/sdk"
 )
 
@@ -85,14 +85,14 @@ type Options struct {
 // Parser parses netfilter LOG records. A Parser is used by one goroutine at
 // a time.
 type Parser struct {
-	hdr header
+	hdr sysheader.Header
 }
 
 var _ sdk.Parser = (*Parser)(nil)
 
 // New returns a Parser; zero fields of opts take their defaults.
 func New(opts Options) *Parser {
-	return &Parser{hdr: header{sys: syslog.New(syslog.Options{Location: opts.Location, Now: opts.Now})}}
+	return &Parser{hdr: sysheader.New(opts.Location, opts.Now)}
 }
 
 // ID returns "parser.iptables".
@@ -110,7 +110,7 @@ func (p *Parser) Parse(raw []byte, ev *sdk.Event) error {
 	}
 	prefix := s[:at]
 	if at > 0 {
-		if rest, ok := p.hdr.parse(raw[:at], ev); ok {
+		if rest, ok := p.hdr.Parse(raw[:at], ev); ok {
 			prefix = rest
 		} else if rest, ok := proxmox(prefix, ev); ok {
 			prefix = rest
@@ -122,7 +122,7 @@ func (p *Parser) Parse(raw []byte, ev *sdk.Event) error {
 		ev.Timestamp = time.Time{}
 		return errNotMatched
 	}
-	if name := ruleName(prefix); name != "" && !has(ev, "rule.name") {
+	if name := ruleName(prefix); name != "" && !ecsfields.Has(ev, "rule.name") {
 		ev.SetStr("rule.name", name)
 	}
 	if a := verdict(prefix); a != "" {
@@ -229,49 +229,13 @@ func proxmox(s string, ev *sdk.Event) (string, bool) {
 	if _, ok := syslogcore.ParseUint(w[1]); !ok {
 		return "", false
 	}
-	t, ok := clfTime(w[3], w[4])
+	t, ok := ecsfields.CLFTime(w[3], w[4])
 	if !ok {
 		return "", false
 	}
 	ev.Timestamp = t
 	ev.SetStr("rule.name", w[2])
 	return s[i:], true
-}
-
-// clfTime parses "dd/Mon/yyyy:hh:mm:ss" and "±hhmm" (the access-log form).
-func clfTime(d, z string) (time.Time, bool) {
-	if len(d) != 20 || d[2] != '/' || d[6] != '/' || d[11] != ':' || d[14] != ':' || d[17] != ':' ||
-		len(z) != 5 || (z[0] != '+' && z[0] != '-') {
-		return time.Time{}, false
-	}
-	day, ok1 := syslogcore.Num2(d, 0)
-	month := monthOf(d[3:6])
-	year, ok2 := syslogcore.Num4(d, 7)
-	hour, ok3 := syslogcore.Num2(d, 12)
-	minute, ok4 := syslogcore.Num2(d, 15)
-	sec, ok5 := syslogcore.Num2(d, 18)
-	oh, ok6 := syslogcore.Num2(z, 1)
-	om, ok7 := syslogcore.Num2(z, 3)
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || month == 0 || day < 1 ||
-		day > syslogcore.DaysIn(month, year) || syslogcore.CheckClock(0, hour, minute, sec) != nil || oh > 23 || om > 59 {
-		return time.Time{}, false
-	}
-	off := time.Duration(oh)*time.Hour + time.Duration(om)*time.Minute
-	if z[0] == '-' {
-		off = -off
-	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC).Add(-off), true
-}
-
-// monthOf returns 1..12 for an English month abbreviation, or 0.
-func monthOf(m string) int {
-	const names = "JanFebMarAprMayJunJulAugSepOctNovDec"
-	for i := 0; i < 12; i++ {
-		if names[3*i:3*i+3] == m {
-			return i + 1
-		}
-	}
-	return 0
 }
 
 // payload reads the KEY=VALUE words.
@@ -288,19 +252,19 @@ func payload(s string, ev *sdk.Event) {
 		key, v := w[:eq], w[eq+1:]
 		switch key {
 		case "IN":
-			setStr(ev, "observer.ingress.interface.name", v)
+			ecsfields.SetStr(ev, "observer.ingress.interface.name", v)
 		case "OUT":
-			setStr(ev, "observer.egress.interface.name", v)
+			ecsfields.SetStr(ev, "observer.egress.interface.name", v)
 		case "MAC":
 			macs(v, ev)
 		case "SRC":
-			if isIP(v) && !has(ev, "source.ip") {
+			if ecsfields.IsIP(v) && !ecsfields.Has(ev, "source.ip") {
 				ev.SetStr("source.ip", v)
 				ev.SetStr("network.type", pick(strings.IndexByte(v, ':') >= 0, "ipv6", "ipv4"))
 			}
 		case "DST":
-			if isIP(v) {
-				setStr(ev, "destination.ip", v)
+			if ecsfields.IsIP(v) {
+				ecsfields.SetStr(ev, "destination.ip", v)
 			}
 		case "SPT":
 			setPort(ev, "source.port", v)
@@ -308,9 +272,9 @@ func payload(s string, ev *sdk.Event) {
 			setPort(ev, "destination.port", v)
 		case "PROTO":
 			if _, ok := syslogcore.ParseUint(v); ok {
-				setStr(ev, "network.iana_number", v)
+				ecsfields.SetStr(ev, "network.iana_number", v)
 			} else {
-				setStr(ev, "network.transport", transport(v))
+				ecsfields.SetStr(ev, "network.transport", transport(v))
 			}
 		case "LEN":
 			setInt(ev, "iptables.length", v)
@@ -342,8 +306,8 @@ func macs(v string, ev *sdk.Event) {
 		}
 	}
 	both := string(b[:])
-	setStr(ev, "destination.mac", both[:17])
-	setStr(ev, "source.mac", both[17:])
+	ecsfields.SetStr(ev, "destination.mac", both[:17])
+	ecsfields.SetStr(ev, "source.mac", both[17:])
 }
 
 func boolInt(b bool) int {
@@ -395,58 +359,14 @@ func pick(cond bool, yes, no string) string {
 	return no
 }
 
-// isIP reports whether s is an IP address. The byte check first spares
-// netip.ParseAddr, whose error allocates, the words that cannot be one
-// ("outside:10.0.0.1", "X.X.X.X", host names).
-func isIP(s string) bool {
-	hex, colon, dot := false, false, false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-		case c == '.':
-			dot = true
-		case c == ':':
-			colon = true
-		case c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F':
-			hex = true
-		case c == '%' && colon:
-			i = len(s) // an IPv6 zone: any text
-		default:
-			return false
-		}
-	}
-	if !colon && (hex || !dot) {
-		return false
-	}
-	_, err := netip.ParseAddr(s)
-	return err == nil
-}
-
-func setStr(ev *sdk.Event, key, v string) {
-	if v != "" && !has(ev, key) {
-		ev.SetStr(key, v)
-	}
-}
-
 func setPort(ev *sdk.Event, key, v string) {
-	if n, ok := syslogcore.ParseUint(v); ok && n <= 65535 && !has(ev, key) {
-		ev.SetInt(key, n)
+	if n, ok := ecsfields.ParsePort(v); ok {
+		ecsfields.SetInt(ev, key, n)
 	}
 }
 
 func setInt(ev *sdk.Event, key, v string) {
-	if n, ok := syslogcore.ParseUint(v); ok && !has(ev, key) {
-		ev.SetInt(key, n)
+	if n, ok := syslogcore.ParseUint(v); ok {
+		ecsfields.SetInt(ev, key, n)
 	}
-}
-
-// has reports whether ev already holds key; a record naming a thing twice
-// (LEN of IP and of UDP) keeps the first.
-func has(ev *sdk.Event, key string) bool {
-	for i := range ev.Fields {
-		if ev.Fields[i].Key == key {
-			return true
-		}
-	}
-	return false
 }

@@ -6,7 +6,7 @@ import "testing"
 // records: not one of its lines may be taken for one, including the syslog
 // lines whose message holds a '{' after other text.
 func TestCorpus_NoFalseMatches(t *testing.T) {
-	if got := matchedPerFile(t, newTestParser()); len(got) != 0 {
+	if got := device.MatchedPerFile(t, newTestParser()); len(got) != 0 {
 		t.Errorf("records parsed as JSON: %v, want none", got)
 	}
 }

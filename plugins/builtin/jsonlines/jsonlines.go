@@ -61,14 +61,14 @@ package jsonlines
 import (
 	"fmt"
 	"math"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/vigil-sec/vigil/plugins/builtin/internal/ecsfields"
+	"github.com/vigil-sec/vigil/plugins/builtin/internal/sysheader"
 	"github.com/vigil-sec/vigil/plugins/builtin/internal/syslogcore"
-	"github.com/vigil-sec/vigil/plugins/builtin/syslog"
 	"github.com/vigil-sec/vigil/plugins/sdk"
 )
 
@@ -95,9 +95,9 @@ type Options struct {
 
 // Parser parses JSON records. A Parser is used by one goroutine at a time.
 type Parser struct {
-	hdr     header
+	hdr     sysheader.Header
 	loc     *time.Location
-	keys    map[string]string
+	names   ecsfields.Names
 	path    []byte
 	scratch []byte
 }
@@ -106,11 +106,11 @@ var _ sdk.Parser = (*Parser)(nil)
 
 // New returns a Parser; zero fields of opts take their defaults.
 func New(opts Options) *Parser {
-	p := &Parser{loc: opts.Location}
+	p := &Parser{loc: opts.Location, names: ecsfields.NewNames(maxKeyCache)}
 	if p.loc == nil {
 		p.loc = time.UTC
 	}
-	p.hdr.sys = syslog.New(syslog.Options{Location: p.loc, Now: opts.Now})
+	p.hdr = sysheader.New(p.loc, opts.Now)
 	return p
 }
 
@@ -127,7 +127,7 @@ func (p *Parser) Parse(raw []byte, ev *sdk.Event) error {
 		if k < 0 {
 			return errNotMatched
 		}
-		if rest, ok := p.hdr.parse(raw[:k], ev); !ok || rest != "" {
+		if rest, ok := p.hdr.Parse(raw[:k], ev); !ok || rest != "" {
 			ev.Fields = ev.Fields[:0]
 			ev.Timestamp = time.Time{}
 			return errNotMatched
@@ -335,7 +335,7 @@ func reserved(key string) bool {
 func typed(f sdk.Field) bool {
 	switch {
 	case strings.HasSuffix(f.Key, ".ip"):
-		return f.Kind == sdk.KindString && isIP(f.Str)
+		return f.Kind == sdk.KindString && ecsfields.IsIP(f.Str)
 	case strings.HasSuffix(f.Key, ".port"):
 		return f.Kind == sdk.KindInt && f.Int >= 0 && f.Int <= 65535
 	}
@@ -366,17 +366,7 @@ func timePriority(key string) int {
 // name returns p.path as a string, remembered so that the next record with
 // the same nested member does not allocate it.
 func (p *Parser) name() string {
-	if k, ok := p.keys[string(p.path)]; ok {
-		return k
-	}
-	k := string(p.path)
-	if len(p.keys) < maxKeyCache {
-		if p.keys == nil {
-			p.keys = make(map[string]string)
-		}
-		p.keys[k] = k
-	}
-	return k
+	return p.names.String(p.path)
 }
 
 // timeOf reads a time member's value.
@@ -620,31 +610,4 @@ func (d *decoder) skipString() error {
 		}
 	}
 	return d.errorf("string not closed")
-}
-
-// isIP reports whether s is an IP address. The byte check first spares
-// netip.ParseAddr, whose error allocates, the words that cannot be one
-// ("outside:10.0.0.1", "X.X.X.X", host names).
-func isIP(s string) bool {
-	hex, colon, dot := false, false, false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-		case c == '.':
-			dot = true
-		case c == ':':
-			colon = true
-		case c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F':
-			hex = true
-		case c == '%' && colon:
-			i = len(s) // an IPv6 zone: any text
-		default:
-			return false
-		}
-	}
-	if !colon && (hex || !dot) {
-		return false
-	}
-	_, err := netip.ParseAddr(s)
-	return err == nil
 }

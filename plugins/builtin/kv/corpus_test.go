@@ -13,21 +13,17 @@ import (
 // the 4 auditd SYSCALL records (type=... msg=... key=value) are key=value;
 // nothing else is.
 func TestCorpus_Matches(t *testing.T) {
-	got := matchedPerFile(t, newTestParser())
-	want := map[string]int{
+	device.CheckMatches(t, newTestParser(), map[string]int{
 		"fortigate/beats-fortinet-firewall-utm.log": 28,
 		"auditd/crowdsec-auditd-logs.log":           4,
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("records parsed per file: %v, want %v", got, want)
-	}
+	})
 }
 
 // TestCorpus_FortiGate counts field values over the 28 FortiGate UTM
 // records. The figures were counted with grep over the file, and agree with
 // MANIFEST.md (subtypes; action="blocked" on 12 lines).
 func TestCorpus_FortiGate(t *testing.T) {
-	recs := corpusRecords(t, corpusDir(t), "fortigate/beats-fortinet-firewall-utm.log")
+	recs := parsertest.CorpusRecords(t, parsertest.CorpusDir(t), "fortigate/beats-fortinet-firewall-utm.log")
 	p := newTestParser()
 	counts := map[string]map[string]int{}
 	present := map[string]int{}

@@ -69,8 +69,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-sec/vigil/plugins/builtin/internal/ecsfields"
+	"github.com/vigil-sec/vigil/plugins/builtin/internal/sysheader"
 	"github.com/vigil-sec/vigil/plugins/builtin/internal/syslogcore"
-	"github.com/vigil-sec/vigil/plugins/builtin/syslog"
 	"github.com/vigil-sec/vigil/plugins/sdk"
 )
 
@@ -102,20 +103,20 @@ type Options struct {
 // Parser parses key=value records. A Parser is used by one goroutine at a
 // time.
 type Parser struct {
-	hdr  header
-	keys keyCache
-	loc  *time.Location
+	hdr    sysheader.Header
+	fields ecsfields.Store
+	loc    *time.Location
 }
 
 var _ sdk.Parser = (*Parser)(nil)
 
 // New returns a Parser; zero fields of opts take their defaults.
 func New(opts Options) *Parser {
-	p := &Parser{loc: opts.Location}
+	p := &Parser{loc: opts.Location, fields: ecsfields.NewStore(kvPrefix, nil, nil)}
 	if p.loc == nil {
 		p.loc = time.UTC
 	}
-	p.hdr.sys = syslog.New(syslog.Options{Location: p.loc, Now: opts.Now})
+	p.hdr = sysheader.New(p.loc, opts.Now)
 	return p
 }
 
@@ -138,7 +139,7 @@ func (p *Parser) Parse(raw []byte, ev *sdk.Event) error {
 		return errNotMatched
 	}
 	if at > 0 {
-		if rest, ok := p.hdr.parse(raw[:at], ev); !ok || rest != "" {
+		if rest, ok := p.hdr.Parse(raw[:at], ev); !ok || rest != "" {
 			ev.Fields = ev.Fields[:0]
 			ev.Timestamp = time.Time{}
 			return errNotMatched
@@ -260,74 +261,70 @@ func unescape(s string) string {
 	return b.String()
 }
 
+// Kinds of kv's own, resolved before ecsfields.Store.Set sees the pair.
 const (
-	kindStr = iota
-	kindIP
-	kindPort
-	kindInt
-	kindLower
-	kindProto
+	kindProto = ecsfields.NumKinds + iota
 	kindURL
 )
 
 // mapping returns the ECS name of a key and how its value is read, or ""
 // for a key without one.
-func mapping(key string) (string, int) {
+func mapping(key string) (string, ecsfields.Kind) {
 	switch key {
 	case "srcip", "src", "src_ip":
-		return "source.ip", kindIP
+		return "source.ip", ecsfields.KindIP
 	case "dstip", "dst", "dst_ip":
-		return "destination.ip", kindIP
+		return "destination.ip", ecsfields.KindIP
 	case "srcport", "src_port", "sport", "spt":
-		return "source.port", kindPort
+		return "source.port", ecsfields.KindPort
 	case "dstport", "dst_port", "dport", "dpt":
-		return "destination.port", kindPort
+		return "destination.port", ecsfields.KindPort
 	case "sentbyte":
-		return "source.bytes", kindInt
+		return "source.bytes", ecsfields.KindInt
 	case "rcvdbyte":
-		return "destination.bytes", kindInt
+		return "destination.bytes", ecsfields.KindInt
 	case "sentpkt":
-		return "source.packets", kindInt
+		return "source.packets", ecsfields.KindInt
 	case "rcvdpkt":
-		return "destination.packets", kindInt
+		return "destination.packets", ecsfields.KindInt
 	case "proto", "protocol":
 		return "network.transport", kindProto
 	case "service":
-		return "network.protocol", kindLower
+		return "network.protocol", ecsfields.KindLower
 	case "user", "username", "srcuser":
-		return "user.name", kindStr
+		return "user.name", ecsfields.KindStr
 	case "action":
-		return "event.action", kindStr
+		return "event.action", ecsfields.KindStr
 	case "msg":
-		return "message", kindStr
+		return "message", ecsfields.KindStr
 	case "level":
-		return "log.level", kindStr
+		return "log.level", ecsfields.KindStr
 	case "logid":
-		return "event.code", kindStr
+		return "event.code", ecsfields.KindStr
 	case "policyid":
-		return "rule.id", kindStr
+		return "rule.id", ecsfields.KindStr
 	case "devname":
-		return "observer.name", kindStr
+		return "observer.name", ecsfields.KindStr
 	case "devid":
-		return "observer.serial_number", kindStr
+		return "observer.serial_number", ecsfields.KindStr
 	case "srcintf":
-		return "observer.ingress.interface.name", kindStr
+		return "observer.ingress.interface.name", ecsfields.KindStr
 	case "dstintf":
-		return "observer.egress.interface.name", kindStr
+		return "observer.egress.interface.name", ecsfields.KindStr
 	case "srcmac":
-		return "source.mac", kindStr
+		return "source.mac", ecsfields.KindStr
 	case "dstmac":
-		return "destination.mac", kindStr
+		return "destination.mac", ecsfields.KindStr
 	case "srccountry":
-		return "source.geo.country_name", kindStr
+		return "source.geo.country_name", ecsfields.KindStr
 	case "dstcountry":
-		return "destination.geo.country_name", kindStr
+		return "destination.geo.country_name", ecsfields.KindStr
 	case "hostname":
-		return "destination.domain", kindStr
+		return "destination.domain", ecsfields.KindStr
 	case "url":
 		return "", kindURL
 	}
-	return "", kindStr
+	return "", ecsfields.KindStr
 }
 
 // ianaName names the IP protocol numbers FortiGate logs most.
@@ -374,47 +371,24 @@ func (p *Parser) set(ev *sdk.Event, r *record, key, v string) {
 	}
 	ecs, kind := mapping(key)
 	switch kind {
-	case kindIP:
-		if !isIP(v) {
-			ecs = ""
-		}
-	case kindPort:
-		if n, ok := parsePort(v); ok {
-			setInt(ev, ecs, n)
-			return
-		}
-		ecs = ""
-	case kindInt:
-		if n, ok := syslogcore.ParseUint(v); ok {
-			setInt(ev, ecs, n)
-			return
-		}
-		ecs = ""
-	case kindLower:
-		v = lower(v)
 	case kindProto:
 		if _, ok := syslogcore.ParseUint(v); ok {
-			if !has(ev, "network.iana_number") {
-				ev.SetStr("network.iana_number", v)
-			}
+			ecsfields.SetStr(ev, "network.iana_number", v)
 			if v = ianaName(v); v == "" {
 				return
 			}
+			kind = ecsfields.KindStr
 		} else {
-			v = lower(v)
+			kind = ecsfields.KindLower
 		}
 	case kindURL:
 		ecs = "url.original"
 		if strings.HasPrefix(v, "/") {
 			ecs = "url.path"
 		}
+		kind = ecsfields.KindStr
 	}
-	if ecs == "" {
-		ecs = p.keys.key(kvPrefix, key)
-	}
-	if !has(ev, ecs) {
-		ev.SetStr(ecs, v)
-	}
+	p.fields.Set(ev, key, v, ecs, kind)
 }
 
 // stash keeps the first date, time or tz and reports whether it did.
@@ -435,12 +409,6 @@ func (r *record) stash(key, v string) bool {
 	return true
 }
 
-func setInt(ev *sdk.Event, key string, n int64) {
-	if !has(ev, key) {
-		ev.SetInt(key, n)
-	}
-}
-
 // finish sets what depends on the whole record: @timestamp from date, time
 // and tz (or the three as plain fields when they do not make a time) and
 // the observer of a FortiGate.
@@ -450,9 +418,7 @@ func (p *Parser) finish(ev *sdk.Event, r *record) {
 	} else {
 		for _, kv := range [...][2]string{{"date", r.date}, {"time", r.clock}, {"tz", r.tz}} {
 			if kv[1] != "" {
-				if k := p.keys.key(kvPrefix, kv[0]); !has(ev, k) {
-					ev.SetStr(k, kv[1])
-				}
+				ecsfields.SetStr(ev, p.fields.Key(kv[0]), kv[1])
 			}
 		}
 	}
@@ -505,27 +471,5 @@ func zone(tz string) (int, bool) {
 	case "UTC", "GMT", "Z":
 		return 0, true
 	}
-	if tz[0] != '+' && tz[0] != '-' {
-		return 0, false
-	}
-	oh, okh := syslogcore.Num2(tz, 1)
-	om, okm := 0, true
-	switch len(tz) {
-	case 3:
-	case 5:
-		om, okm = syslogcore.Num2(tz, 3)
-	case 6:
-		om, okm = syslogcore.Num2(tz, 4)
-		okm = okm && tz[3] == ':'
-	default:
-		return 0, false
-	}
-	if !okh || !okm || oh > 23 || om > 59 {
-		return 0, false
-	}
-	off := oh*3600 + om*60
-	if tz[0] == '-' {
-		off = -off
-	}
-	return off, true
+	return ecsfields.ParseOffset(tz)
 }

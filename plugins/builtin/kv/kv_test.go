@@ -1,15 +1,14 @@
 package kv
 
 import (
-	"fmt"
-	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-sec/vigil/plugins/builtin/internal/parsertest"
 	"github.com/vigil-sec/vigil/plugins/sdk"
 )
+
+type i64 = int64
 
 var refNow = time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
 
@@ -26,18 +25,11 @@ func TestParser_ID(t *testing.T) {
 // TestParser_Fixtures checks every field of every record of
 // testdata/fixtures.log, in file order.
 func TestParser_Fixtures(t *testing.T) {
-	recs := fixtures(t)
-	tests := []struct {
-		has     string // a part of the record, guarding the order
-		outcome int
-		errHas  string
-		ts      time.Time
-		want    map[string]any
-	}{
+	tests := []parsertest.Fixture{
 		{
-			has: "fgt01",
-			ts:  time.Date(2024, 1, 12, 9, 0, 1, 0, time.UTC), // date/time at tz +0100, not the header's 2025
-			want: map[string]any{
+			Has: "fgt01",
+			TS:  time.Date(2024, 1, 12, 9, 0, 1, 0, time.UTC), // date/time at tz +0100, not the header's 2025
+			Want: map[string]any{
 				"host.name": "fgt01", "observer.name": "fgt01", "observer.serial_number": "FG100FTK19000001",
 				"event.code": "0000000013", "kv.type": "traffic", "kv.subtype": "forward", "log.level": "notice",
 				"kv.vd": "root", "source.ip": "198.51.100.7", "source.port": i64(40001),
@@ -49,9 +41,9 @@ func TestParser_Fixtures(t *testing.T) {
 			},
 		},
 		{
-			has: "<189>",
-			ts:  time.Date(2024, 1, 12, 23, 59, 59, 0, time.UTC),
-			want: map[string]any{
+			Has: "<189>",
+			TS:  time.Date(2024, 1, 12, 23, 59, 59, 0, time.UTC),
+			Want: map[string]any{
 				"log.syslog.priority": i64(189), "log.syslog.facility.code": i64(23), "log.syslog.severity.code": i64(5),
 				"event.code": "0100032001", "kv.type": "event", "kv.subtype": "system", "kv.vd": "root",
 				"user.name": "admin", "kv.ui": "https(198.51.100.7)", "event.action": "login", "kv.status": "success",
@@ -60,58 +52,33 @@ func TestParser_Fixtures(t *testing.T) {
 			},
 		},
 		{
-			has: "app=backup",
-			want: map[string]any{"kv.app": "backup", "kv.host": "db1", "message": "disk full on /var", "kv.size": "12",
+			Has: "app=backup",
+			Want: map[string]any{"kv.app": "backup", "kv.host": "db1", "message": "disk full on /var", "kv.size": "12",
 				"kv.path": `C:\tmp'x`},
 		},
 		{
-			has: "not-an-ip",
-			want: map[string]any{"source.ip": "192.0.2.1", "kv.dst": "not-an-ip", "network.transport": "udp",
+			Has: "not-an-ip",
+			Want: map[string]any{"source.ip": "192.0.2.1", "kv.dst": "not-an-ip", "network.transport": "udp",
 				"destination.port": i64(53), "kv.date": "2024-13-01", "kv.time": "10:00:00"},
 		},
 		{
-			has: "never closed", outcome: malformed, errHas: "kv: quote at byte 8 not closed",
-			want: map[string]any{"kv.a": "1", "message": "never closed"},
+			Has: "never closed", Outcome: parsertest.Malformed, ErrHas: "kv: quote at byte 8 not closed",
+			Want: map[string]any{"kv.a": "1", "message": "never closed"},
 		},
-		{has: "sshd[1]", outcome: notMatched},
-		{has: "some words", outcome: notMatched},
-		{has: "some text", outcome: notMatched},
+		{Has: "sshd[1]", Outcome: parsertest.NotMatched},
+		{Has: "some words", Outcome: parsertest.NotMatched},
+		{Has: "some text", Outcome: parsertest.NotMatched},
 		{
-			has: "<14>1",
-			ts:  time.Date(2024, 1, 12, 10, 0, 1, 0, time.UTC),
-			want: map[string]any{
+			Has: "<14>1",
+			TS:  time.Date(2024, 1, 12, 10, 0, 1, 0, time.UTC),
+			Want: map[string]any{
 				"log.syslog.priority": i64(14), "log.syslog.facility.code": i64(1), "log.syslog.severity.code": i64(6),
 				"log.syslog.version": i64(1), "host.name": "host", "log.syslog.appname": "app", "process.name": "app",
 				"process.pid": i64(1), "kv.k": "v", "kv.n": "x y",
 			},
 		},
 	}
-	if len(tests) != len(recs) {
-		t.Fatalf("%d cases for %d records", len(tests), len(recs))
-	}
-	p := newTestParser()
-	for i, tc := range tests {
-		rec := recs[i]
-		if !strings.Contains(rec, tc.has) {
-			t.Fatalf("record %d %q does not contain %q: cases out of order", i+1, rec, tc.has)
-		}
-		var ev sdk.Event
-		err := p.Parse([]byte(rec), &ev)
-		wantOutcome(t, fmt.Sprintf("record %d", i+1), err, tc.outcome, tc.errHas)
-		if cerr := check([]byte(rec), &ev, err); cerr != nil {
-			t.Errorf("record %d: %v", i+1, cerr)
-		}
-		if !ev.Timestamp.Equal(tc.ts) {
-			t.Errorf("record %d: timestamp %v, want %v", i+1, ev.Timestamp, tc.ts)
-		}
-		want := tc.want
-		if want == nil {
-			want = map[string]any{}
-		}
-		if got := parsertest.Fields(t, &ev); !reflect.DeepEqual(got, want) {
-			t.Errorf("record %d fields:\n got %v\nwant %v", i+1, got, want)
-		}
-	}
+	device.CheckFixtures(t, newTestParser(), tests)
 }
 
 func TestParser_TimeZones(t *testing.T) {
@@ -149,16 +116,7 @@ func TestParser_TimeZones(t *testing.T) {
 func TestParser_Allocs(t *testing.T) {
 	p := newTestParser()
 	raw := []byte(`<189>date=2024-01-12 time=10:00:01 logid="0000000013" type="traffic" vd="root" tz="-0500" srcip=198.51.100.7 dstport=443 proto=6 action="accept" msg="ok"`)
-	var ev sdk.Event
-	allocs := testing.AllocsPerRun(100, func() {
-		ev.Reset()
-		if err := p.Parse(raw, &ev); err != nil {
-			t.Fatal(err)
-		}
-	})
 	// The Original string and the copy of the "<189>" header handed to
 	// package syslog.
-	if allocs > 2 {
-		t.Errorf("%v allocations per record, want at most 2", allocs)
-	}
+	parsertest.CheckAllocs(t, p, raw, 2, "the Original string and the header copy")
 }

@@ -65,8 +65,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-sec/vigil/plugins/builtin/internal/ecsfields"
+	"github.com/vigil-sec/vigil/plugins/builtin/internal/sysheader"
 	"github.com/vigil-sec/vigil/plugins/builtin/internal/syslogcore"
-	"github.com/vigil-sec/vigil/plugins/builtin/syslog"
 	"github.com/vigil-sec/vigil/plugins/sdk"
 )
 
@@ -93,25 +94,18 @@ type Options struct {
 
 // Parser parses LEEF records. A Parser is used by one goroutine at a time.
 type Parser struct {
-	hdr  header
-	keys keyCache
-	loc  *time.Location
-	now  func() time.Time
+	hdr    sysheader.Header
+	fields ecsfields.Store
 }
 
 var _ sdk.Parser = (*Parser)(nil)
 
 // New returns a Parser; zero fields of opts take their defaults.
 func New(opts Options) *Parser {
-	p := &Parser{loc: opts.Location, now: opts.Now}
-	if p.loc == nil {
-		p.loc = time.UTC
+	return &Parser{
+		hdr:    sysheader.New(opts.Location, opts.Now),
+		fields: ecsfields.NewStore(attrPrefix, opts.Location, opts.Now),
 	}
-	if p.now == nil {
-		p.now = time.Now
-	}
-	p.hdr.sys = syslog.New(syslog.Options{Location: p.loc, Now: p.now})
-	return p
 }
 
 // ID returns "parser.leef".
@@ -126,7 +120,7 @@ func (p *Parser) Parse(raw []byte, ev *sdk.Event) error {
 		return errNotMatched
 	}
 	if at > 0 {
-		p.hdr.parse(raw[:at], ev)
+		p.hdr.Parse(raw[:at], ev)
 	}
 	var f [5]string
 	n, i := 0, at+len("LEEF:")
@@ -293,65 +287,56 @@ func isKey(s string) bool {
 	return true
 }
 
-const (
-	kindStr = iota
-	kindIP
-	kindPort
-	kindInt
-	kindLower
-	kindTime
-)
-
 // mapping returns the ECS name of a LEEF attribute and how its value is
 // read, or "" for an attribute without one.
-func mapping(key string) (string, int) {
+func mapping(key string) (string, ecsfields.Kind) {
 	switch key {
 	case "src":
-		return "source.ip", kindIP
+		return "source.ip", ecsfields.KindIP
 	case "dst":
-		return "destination.ip", kindIP
+		return "destination.ip", ecsfields.KindIP
 	case "srcPostNAT":
-		return "source.nat.ip", kindIP
+		return "source.nat.ip", ecsfields.KindIP
 	case "dstPostNAT":
-		return "destination.nat.ip", kindIP
+		return "destination.nat.ip", ecsfields.KindIP
 	case "srcPort":
-		return "source.port", kindPort
+		return "source.port", ecsfields.KindPort
 	case "dstPort":
-		return "destination.port", kindPort
+		return "destination.port", ecsfields.KindPort
 	case "srcPostNATPort":
-		return "source.nat.port", kindPort
+		return "source.nat.port", ecsfields.KindPort
 	case "dstPostNATPort":
-		return "destination.nat.port", kindPort
+		return "destination.nat.port", ecsfields.KindPort
 	case "srcBytes":
-		return "source.bytes", kindInt
+		return "source.bytes", ecsfields.KindInt
 	case "dstBytes":
-		return "destination.bytes", kindInt
+		return "destination.bytes", ecsfields.KindInt
 	case "totalBytes":
-		return "network.bytes", kindInt
+		return "network.bytes", ecsfields.KindInt
 	case "srcPackets":
-		return "source.packets", kindInt
+		return "source.packets", ecsfields.KindInt
 	case "dstPackets":
-		return "destination.packets", kindInt
+		return "destination.packets", ecsfields.KindInt
 	case "sev":
-		return "event.severity", kindInt
+		return "event.severity", ecsfields.KindInt
 	case "proto":
-		return "network.transport", kindLower
+		return "network.transport", ecsfields.KindLower
 	case "srcMAC":
-		return "source.mac", kindStr
+		return "source.mac", ecsfields.KindStr
 	case "dstMAC":
-		return "destination.mac", kindStr
+		return "destination.mac", ecsfields.KindStr
 	case "usrName":
-		return "user.name", kindStr
+		return "user.name", ecsfields.KindStr
 	case "action":
-		return "event.action", kindStr
+		return "event.action", ecsfields.KindStr
 	case "url":
-		return "url.original", kindStr
+		return "url.original", ecsfields.KindStr
 	case "msg":
-		return "message", kindStr
+		return "message", ecsfields.KindStr
 	case "devTime":
-		return "", kindTime
+		return "", ecsfields.KindTime
 	}
-	return "", kindStr
+	return "", ecsfields.KindStr
 }
 
 // set stores one attribute under its ECS name or as leef.attributes.<key>.
@@ -360,42 +345,5 @@ func (p *Parser) set(ev *sdk.Event, key, v string) {
 		return
 	}
 	ecs, kind := mapping(key)
-	switch kind {
-	case kindIP:
-		if !isIP(v) {
-			ecs = ""
-		}
-	case kindPort:
-		if n, ok := parsePort(v); ok {
-			setInt(ev, ecs, n)
-			return
-		}
-		ecs = ""
-	case kindInt:
-		if n, ok := syslogcore.ParseUint(v); ok {
-			setInt(ev, ecs, n)
-			return
-		}
-		ecs = ""
-	case kindLower:
-		v = lower(v)
-	case kindTime:
-		if t, ok := parseTime(v, p.loc, p.now); ok {
-			ev.Timestamp = t
-			return
-		}
-		ecs = ""
-	}
-	if ecs == "" {
-		ecs = p.keys.key(attrPrefix, key)
-	}
-	if !has(ev, ecs) {
-		ev.SetStr(ecs, v)
-	}
-}
-
-func setInt(ev *sdk.Event, key string, n int64) {
-	if !has(ev, key) {
-		ev.SetInt(key, n)
-	}
+	p.fields.Set(ev, key, v, ecs, kind)
 }

@@ -17,17 +17,13 @@ var corpusNow = time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)
 // them, in five files); the sudo, groupadd and useradd lines of the auth.log
 // sample and every other file are not matched.
 func TestCorpus_Matches(t *testing.T) {
-	got := matchedPerFile(t, New(Options{Now: func() time.Time { return corpusNow }}))
-	want := map[string]int{
+	device.CheckMatches(t, New(Options{Now: func() time.Time { return corpusNow }}), map[string]int{
 		"sshd/beats-system-auth-test.log":       5,
 		"sshd/crowdsec-ssh-bf.log":              6,
 		"sshd/crowdsec-sshd-invalid-bf.log":     6,
 		"sshd/crowdsec-sshd-logs.log":           24,
 		"linux-syslog/crowdsec-syslog-logs.log": 3,
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("records parsed per file: %v, want %v", got, want)
-	}
+	})
 }
 
 type row struct {
@@ -36,26 +32,15 @@ type row struct {
 }
 
 func rowOf(m map[string]any) row {
-	return row{action: str(m["event.action"]), outcome: str(m["event.outcome"]), user: str(m["user.name"]),
-		ip: str(m["source.ip"]), port: num(m["source.port"])}
+	return row{action: parsertest.Str(m["event.action"]), outcome: parsertest.Str(m["event.outcome"]), user: parsertest.Str(m["user.name"]),
+		ip: parsertest.Str(m["source.ip"]), port: parsertest.Num(m["source.port"])}
 }
 
 // parseFile parses every record of a corpus file, all of which must parse,
 // and returns their fields and timestamps.
 func parseFile(t *testing.T, file string) ([]map[string]any, []time.Time) {
 	t.Helper()
-	p := New(Options{Now: func() time.Time { return corpusNow }})
-	var ms []map[string]any
-	var ts []time.Time
-	for i, rec := range corpusRecords(t, corpusDir(t), file) {
-		var ev sdk.Event
-		if err := p.Parse([]byte(rec), &ev); err != nil {
-			t.Fatalf("%s record %d: %v", file, i+1, err)
-		}
-		ms = append(ms, parsertest.Fields(t, &ev))
-		ts = append(ts, ev.Timestamp)
-	}
-	return ms, ts
+	return parsertest.ParseCorpusFile(t, New(Options{Now: func() time.Time { return corpusNow }}), file)
 }
 
 // TestCorpus_SSHDLogs checks the 24 records of the CrowdSec sshd torture
@@ -131,7 +116,7 @@ func TestCorpus_BruteForce(t *testing.T) {
 		if got := rowOf(m); got.action != "invalid-user" || got.outcome != "failure" || got.ip != "35.188.49.176" || got.port != 53502 {
 			t.Errorf("ssh-bf record %d: %+v", i+1, got)
 		}
-		users[str(m["user.name"])] = true
+		users[parsertest.Str(m["user.name"])] = true
 	}
 	if len(ms) != 6 || len(users) != 6 || ts[5].Sub(ts[0]) != 3*time.Second {
 		t.Errorf("ssh-bf: %d records, %d user names, spanning %v; want 6, 6, 3s", len(ms), len(users), ts[5].Sub(ts[0]))
@@ -159,10 +144,10 @@ func TestCorpus_AuthLog(t *testing.T) {
 	p := New(Options{Now: func() time.Time { return corpusNow }})
 	var got []row
 	at := map[string]time.Time{}
-	for i, rec := range corpusRecords(t, corpusDir(t), "sshd/beats-system-auth-test.log") {
+	for i, rec := range parsertest.CorpusRecords(t, parsertest.CorpusDir(t), "sshd/beats-system-auth-test.log") {
 		var ev sdk.Event
 		if err := p.Parse([]byte(rec), &ev); err != nil {
-			if !isNotMatched(err) {
+			if !parsertest.IsNotMatched(err) {
 				t.Errorf("record %d: %v", i+1, err)
 			}
 			continue

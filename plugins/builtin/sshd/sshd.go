@@ -72,10 +72,10 @@ package sshd
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/vigil-sec/vigil/plugins/builtin/internal/ecsfields"
 	"github.com/vigil-sec/vigil/plugins/builtin/internal/syslogcore"
 	"github.com/vigil-sec/vigil/plugins/builtin/syslog"
 	"github.com/vigil-sec/vigil/plugins/sdk"
@@ -203,25 +203,17 @@ func describe(msg string, ev *sdk.Event) int {
 			return known
 		}
 	}
-	if r, ok := strings.CutPrefix(m, "Received disconnect from "); ok {
-		act(ev, "disconnect-received", "")
-		ipPort(r, ev)
-		return known
-	}
-	if r, ok := strings.CutPrefix(m, "Did not receive identification string from "); ok {
-		act(ev, "no-identification", "")
-		ipPort(r, ev)
-		return known
-	}
-	if r, ok := strings.CutPrefix(m, "Unable to negotiate with "); ok {
-		act(ev, "negotiation-failed", "")
-		ipPort(r, ev)
-		return known
-	}
-	if r, ok := strings.CutPrefix(m, "Timeout before authentication for "); ok {
-		act(ev, "auth-timeout", "")
-		ipPort(r, ev)
-		return known
+	for _, c := range [...]struct{ prefix, action string }{
+		{"Received disconnect from ", "disconnect-received"},
+		{"Did not receive identification string from ", "no-identification"},
+		{"Unable to negotiate with ", "negotiation-failed"},
+		{"Timeout before authentication for ", "auth-timeout"},
+	} {
+		if r, ok := strings.CutPrefix(m, c.prefix); ok {
+			act(ev, c.action, "")
+			ipPort(r, ev)
+			return known
+		}
 	}
 	if strings.Contains(m, "authentication failure") || strings.Contains(m, "Authentication failure") {
 		act(ev, "authentication-failure", "failure")
@@ -362,14 +354,14 @@ func ipPort(r string, ev *sdk.Event) bool {
 // non-empty addr is the address as the log named it). It reports whether
 // ip was stored.
 func setSource(ev *sdk.Event, ip, addr string) bool {
-	if !isIP(ip) || has(ev, "source.ip") {
+	if !ecsfields.IsIP(ip) || ecsfields.Has(ev, "source.ip") {
 		return false
 	}
 	ev.SetStr("source.ip", ip)
 	if addr == "" {
 		addr = ip
 	}
-	if !has(ev, "source.address") {
+	if !ecsfields.Has(ev, "source.address") {
 		ev.SetStr("source.address", addr)
 	}
 	return true
@@ -379,7 +371,7 @@ func setSource(ev *sdk.Event, ip, addr string) bool {
 // user ]USER from HOST" (sshd's own PAM message).
 func pamFailure(m string, ev *sdk.Event) {
 	if h := pamValue(m, "rhost="); h != "" {
-		if isIP(h) {
+		if ecsfields.IsIP(h) {
 			ev.SetStr("source.ip", h)
 		}
 		ev.SetStr("source.address", h)
@@ -402,7 +394,7 @@ func pamFailure(m string, ev *sdk.Event) {
 	setUser(ev, r[:f])
 	h := r[f+len(" from "):]
 	h = h[:syslogcore.TokenEnd(h, 0)]
-	if isIP(h) {
+	if ecsfields.IsIP(h) {
 		ev.SetStr("source.ip", h)
 	}
 	ev.SetStr("source.address", h)
@@ -466,44 +458,7 @@ func anyAddress(m string, ev *sdk.Event) {
 
 func setUser(ev *sdk.Event, u string) {
 	u = strings.TrimSpace(u)
-	if u != "" && !has(ev, "user.name") {
+	if u != "" && !ecsfields.Has(ev, "user.name") {
 		ev.SetStr("user.name", u)
 	}
-}
-
-// isIP reports whether s is an IP address. The byte check first spares
-// netip.ParseAddr, whose error allocates, the words that cannot be one
-// ("outside:10.0.0.1", "X.X.X.X", host names).
-func isIP(s string) bool {
-	hex, colon, dot := false, false, false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-		case c == '.':
-			dot = true
-		case c == ':':
-			colon = true
-		case c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F':
-			hex = true
-		case c == '%' && colon:
-			i = len(s) // an IPv6 zone: any text
-		default:
-			return false
-		}
-	}
-	if !colon && (hex || !dot) {
-		return false
-	}
-	_, err := netip.ParseAddr(s)
-	return err == nil
-}
-
-// has reports whether ev already holds key.
-func has(ev *sdk.Event, key string) bool {
-	for i := range ev.Fields {
-		if ev.Fields[i].Key == key {
-			return true
-		}
-	}
-	return false
 }

@@ -1,7 +1,9 @@
-// Package parsertest holds test helpers shared by the built-in syslog parsers:
+// Package parsertest holds test helpers shared by the built-in parsers:
 // flattening an event's fields for exact comparison, the invariants every
 // parse result must satisfy (used by the fuzz targets and corpus tests), and
-// record splitting by the corpus rules. It is imported only from tests.
+// record splitting by the corpus rules; for the device parsers (Device), the
+// typed-field checks, the fixtures table, the corpus walk, the fuzz body and
+// the allocation bound. It is imported only from tests.
 package parsertest
 
 import (
