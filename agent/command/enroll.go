@@ -2,9 +2,13 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/vigil-sec/vigil/agent/config"
 
 	"github.com/vigil-sec/vigil/agent"
 	"github.com/vigil-sec/vigil/agent/enroll"
@@ -38,16 +42,49 @@ func runEnroll(env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	host, _ := os.Hostname()
-	id, err := enroll.Enroll(context.Background(), enroll.Request{
-		Hub: *hub, Token: *token, Hostname: sanitizeHost(host), AgentVersion: agent.Version, Force: *force,
-		Paths: enroll.Paths{Key: cfg.KeyFile(), Cert: cfg.CertFile(), CA: cfg.CAFile(), Identity: cfg.IdentityFile()},
-	})
+	id, err := enrollWith(cfg, *hub, *token, *force)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "Enrolled as agent %s in branch %s\n", id.AgentID, id.Branch)
 	fmt.Fprintf(env.Stdout, "Hubs: %s\nCertificate and key: %s (0600)\n", strings.Join(id.Hubs, ", "), cfg.TLSDir())
+	return nil
+}
+
+func enrollWith(cfg config.Config, hub, token string, force bool) (*enroll.Identity, error) {
+	host, _ := os.Hostname()
+	return enroll.Enroll(context.Background(), enroll.Request{
+		Hub: hub, Token: token, Hostname: sanitizeHost(host), AgentVersion: agent.Version, Force: force,
+		Paths: enroll.Paths{Key: cfg.KeyFile(), Cert: cfg.CertFile(), CA: cfg.CAFile(), Identity: cfg.IdentityFile()},
+	})
+}
+
+// enrollAtStart enrolls an agent that is not enrolled yet from
+// enroll_token_file, as a package install leaves it: the token file was
+// written by the install snippet or configuration management. The file is
+// removed afterwards; a token cannot be used twice anyway.
+func enrollAtStart(env Env, cfg config.Config) error {
+	if _, err := os.Stat(cfg.IdentityFile()); err == nil || cfg.EnrollTokenFile == "" || cfg.EnrollTokenFile == "off" {
+		return nil
+	}
+	b, err := os.ReadFile(cfg.EnrollTokenFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // agent.New says how to enroll
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", cfg.EnrollTokenFile, err)
+	}
+	if len(cfg.Hubs) == 0 {
+		return fmt.Errorf("%s holds an enrollment token, but agent.yaml names no hub: set hubs: [\"HUB:7443\"]", cfg.EnrollTokenFile)
+	}
+	id, err := enrollWith(cfg, cfg.Hubs[0], strings.TrimSpace(string(b)), false)
+	if err != nil {
+		return fmt.Errorf("enroll with %s: %w", cfg.EnrollTokenFile, err)
+	}
+	if err := os.Remove(cfg.EnrollTokenFile); err != nil {
+		fmt.Fprintf(env.Stderr, "enrolled, but could not remove the used token file: %v\n", err)
+	}
+	fmt.Fprintf(env.Stderr, "Enrolled as agent %s in branch %s with %s\n", id.AgentID, id.Branch, cfg.EnrollTokenFile)
 	return nil
 }
 

@@ -29,6 +29,9 @@ func runRun(env Env, args []string) error {
 	if *logLevel != "" {
 		cfg.LogLevel = *logLevel
 	}
+	if err := enrollAtStart(env, cfg); err != nil {
+		return err
+	}
 	log := newLogger(env.Stderr, cfg.LogLevel)
 	a, err := agent.New(cfg, log)
 	if err != nil {

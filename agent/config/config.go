@@ -37,6 +37,11 @@ type Config struct {
 	Buffer      Buffer        `yaml:"buffer"`
 	Ship        Ship          `yaml:"ship"`
 	Inputs      []InputConfig `yaml:"inputs"`
+	// EnrollTokenFile is read at start when the agent is not enrolled yet:
+	// it enrolls with that token at the first of Hubs and deletes the file
+	// (a token is single-use). Defaults to /etc/vigil/enroll.token; "off"
+	// disables it.
+	EnrollTokenFile string `yaml:"enroll_token_file"`
 	// Plugins are out-of-process parser plugins; an input uses one by
 	// naming it in parser:.
 	Plugins []PluginConfig `yaml:"plugins"`
@@ -124,11 +129,12 @@ type InputConfig struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:     "/var/lib/vigil/agent",
-		StatusAddr:  "127.0.0.1:9774",
-		LogLevel:    "info",
-		MemoryLimit: 28 << 20,
-		Buffer:      Buffer{MaxBytes: 1 << 30, Fsync: "always", FsyncInterval: time.Second},
+		DataDir:         "/var/lib/vigil/agent",
+		StatusAddr:      "127.0.0.1:9774",
+		EnrollTokenFile: "/etc/vigil/enroll.token",
+		LogLevel:        "info",
+		MemoryLimit:     28 << 20,
+		Buffer:          Buffer{MaxBytes: 1 << 30, Fsync: "always", FsyncInterval: time.Second},
 	}
 }
 

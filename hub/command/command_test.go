@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -251,6 +252,39 @@ func TestCommands_AgainstInitializedHub(t *testing.T) {
 	}
 	if strings.Contains(out, tok.Secret) {
 		t.Error("token list printed the secret")
+	}
+
+	// The install snippet: valid sh, the hubs the cluster knows, the token.
+	hubtest.WaitFor(t, 10*time.Second, "the node's member record", func() bool {
+		_, out, _ := run("members", "-data", dir)
+		return strings.Contains(out, "hub-1")
+	})
+	code, out, errs = run("token", "create", "-data", dir, "-branch", "south", "-install-snippet")
+	if code != 0 {
+		t.Fatalf("token create -install-snippet = %d: %s", code, errs)
+	}
+	for _, want := range []string{"branch south", "hubs: [\"" + cfg.AdvertiseIngest + "\"]", "/etc/vigil/enroll.token", "systemctl enable --now vigil-agent", "apt-get install -y ./vigil-agent_*.deb"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("snippet lacks %q:\n%s", want, out)
+		}
+	}
+	i := strings.Index(out, "printf '%s\\n' '")
+	if i < 0 {
+		t.Fatalf("no token line in the snippet:\n%s", out)
+	}
+	if _, err := identity.ParseToken(strings.SplitN(out[i+len("printf '%s\\n' '"):], "'", 2)[0]); err != nil {
+		t.Errorf("snippet token: %v", err)
+	}
+	if sh, err := exec.LookPath("sh"); err == nil {
+		cmd := exec.Command(sh, "-n")
+		cmd.Stdin = strings.NewReader(out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("sh -n: %v\n%s", err, b)
+		}
+	}
+	code, out, _ = run("token", "create", "-data", dir, "-branch", "south", "-install-snippet", "-hub", "10.1.2.3:7443,10.1.2.4:7443")
+	if code != 0 || !strings.Contains(out, `hubs: ["10.1.2.3:7443", "10.1.2.4:7443"]`) {
+		t.Errorf("snippet with -hub:\n%s", out)
 	}
 
 	code, out, errs = run("token", "create", "-data", dir, "-branch", "north", "-ttl", "1000h")
