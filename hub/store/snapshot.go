@@ -207,7 +207,10 @@ func (s *Store) Restore(r io.Reader) (uint64, error) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.db.Set(keyRestoring, []byte{1}, pebble.Sync); err != nil {
+	if err := s.db.Set(keyRestoring, []byte{1}, pebble.NoSync); err != nil {
+		return 0, fmt.Errorf("restore: mark: %w", err)
+	}
+	if err := s.db.Flush(); err != nil { // the mark must be on disk before anything is cleared
 		return 0, fmt.Errorf("restore: mark: %w", err)
 	}
 	clear := s.db.NewBatch()
@@ -249,7 +252,10 @@ func (s *Store) Restore(r io.Reader) (uint64, error) {
 	binary.BigEndian.PutUint64(v[:], hdr.AppliedIndex)
 	_ = b.Set(keyApplied, v[:], nil)
 	_ = b.Delete(keyRestoring, nil)
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return 0, fmt.Errorf("restore: write: %w", err)
+	}
+	if err := s.db.Flush(); err != nil {
 		return 0, fmt.Errorf("restore: write: %w", err)
 	}
 	return hdr.AppliedIndex, nil

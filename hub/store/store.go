@@ -73,8 +73,13 @@ func (s *Store) Close() error {
 	if s.db == nil {
 		return nil
 	}
+	// Without a WAL the memtable is the only copy of recent writes.
+	ferr := s.db.Flush()
 	err := s.db.Close()
 	s.db = nil
+	if ferr != nil {
+		return fmt.Errorf("flush state store: %w", ferr)
+	}
 	return err
 }
 
@@ -102,7 +107,7 @@ func (s *Store) NeedsRestore() (bool, error) {
 func (s *Store) Sync() error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+	if err := s.db.Flush(); err != nil {
 		return fmt.Errorf("sync state store: %w", err)
 	}
 	return nil
@@ -168,6 +173,14 @@ func tunedOptions(log *slog.Logger) *pebble.Options {
 		L0StopWritesThreshold:    24,
 		LBaseMaxBytes:            256 << 20,
 		MaxConcurrentCompactions: func() int { return 2 },
+		// The Raft log is the store's write-ahead log: everything the
+		// store holds is replayed from it after a crash, from the store's
+		// last flushed applied index on (Pebble flushes memtables in
+		// order, so what survives is always a prefix of the applied
+		// entries). Sync flushes before Raft compacts its log past an
+		// index, so the replay never needs an entry that is gone. A second
+		// WAL only doubled every write.
+		DisableWAL: true,
 	}
 }
 
