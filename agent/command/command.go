@@ -34,6 +34,7 @@ func commands() map[string]command {
 		"import":     {"Import scanner reports through the running agent (each content once)", runImport},
 		"parse":      {"Run a parser on a file or stdin and print the events or findings as JSON", runParse},
 		"status":     {"Show buffer, connection and input counters of the running agent", runStatus},
+		"health":     {"Exit 0 if the running agent answers on status_addr (for health checks), else say why", runHealth},
 		"version":    {"Print the version", runVersion},
 	}
 }

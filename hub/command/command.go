@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"token create":                      {"Create a single-use enrollment token for a branch", runTokenCreate},
 		"token list":                        {"List enrollment tokens (never their secrets)", runTokenList},
 		"status":                            {"Show this node's Raft status", runStatus},
+		"health":                            {"Exit 0 if the local node serves its API (for health checks), else say why", runHealth},
 		"members":                           {"List the cluster's hub nodes", runMembers},
 		"operator raft list-peers":          {"List the Raft peers", runRaftListPeers},
 		"operator raft remove-peer":         {"Remove a (dead) server from the Raft configuration", runRaftRemovePeer},

@@ -18,6 +18,8 @@
 //   - cluster: a three-node hub cluster on 127.0.0.1-3: replicated ingest
 //     from several agents, failover time as an agent sees it when the leader
 //     is killed, and snapshot save/restore speed when vigil-hub has them.
+//   - packages: the size of the .deb and .rpm packages that `make packages`
+//     left in dist/ (none when it has not run).
 //
 // Every child process is started with a parent-death signal and killed on
 // exit, on a signal and on a panic; all data lives in temporary directories
@@ -43,7 +45,9 @@ import (
 )
 
 // sectionOrder returns the sections in the order they run.
-func sectionOrder() []string { return []string{"zstd", "parse", "latency", "rss", "e2e", "cluster"} }
+func sectionOrder() []string {
+	return []string{"zstd", "parse", "latency", "rss", "e2e", "cluster", "packages", "systemd"}
+}
 
 func main() {
 	root := flag.String("root", "", "repository root (default: found from the working directory)")
@@ -239,6 +243,10 @@ func (b *bench) run(sections map[string]bool) (code int) {
 			err = b.e2eFigures()
 		case "cluster":
 			err = b.clusterFigures()
+		case "packages":
+			err = b.packageFigures()
+		case "systemd":
+			err = b.systemdFigures()
 		}
 		b.sup.killAll()
 		if err != nil {

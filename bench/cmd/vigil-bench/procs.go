@@ -312,6 +312,7 @@ type agentNode struct {
 	status, tcp string
 	proc        *proc
 	http        *http.Client
+	readyIn     time.Duration // start of the process to its status endpoint answering
 }
 
 // newAgent enrolls an agent with h and starts it with one TCP syslog input.
@@ -344,10 +345,14 @@ func (b *bench) newAgent(h *hubNode, name string) (*agentNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = waitFor(20*time.Second, 50*time.Millisecond, name+" status endpoint", func() bool {
+	started := time.Now()
+	err = waitFor(20*time.Second, 5*time.Millisecond, name+" status endpoint", func() bool {
 		_, err := a.getStatus()
 		return err == nil || a.proc.exited()
 	})
+	// The status endpoint answers once the buffer is open and every input
+	// listens: the same moment the agent tells systemd it is ready.
+	a.readyIn = time.Since(started)
 	if err == nil && a.proc.exited() {
 		err = errors.New(name + " exited")
 	}

@@ -47,7 +47,10 @@ func (b *bench) rssFigures() error {
 	if err != nil {
 		return err
 	}
-	b.logf("rss: agent pid %d idle RSS %.1f MiB; sending %d lines at %d/s over TCP for %ds", a.proc.pid(), float64(idleRSS)/1024, n, rate, secs)
+	b.logf("rss: agent pid %d idle RSS %.1f MiB (enrolled, connected, no input yet); ready %s after its start; sending %d lines at %d/s over TCP for %ds",
+		a.proc.pid(), float64(idleRSS)/1024, a.readyIn.Round(time.Millisecond), n, rate, secs)
+	b.figure("agent_rss_idle_mib", float64(idleRSS)/1024, "MiB")
+	b.figure("agent_cold_start_ready_ms", float64(a.readyIn)/float64(time.Millisecond), "ms")
 	start := time.Now()
 	gen, err := b.sysloggen("sysloggen-rss", a.tcp, file, rate)
 	if err != nil {
