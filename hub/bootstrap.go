@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -172,7 +173,7 @@ func (s *Server) fetchBootstrapInfo(ctx context.Context, base string) (Bootstrap
 	if resp.StatusCode != http.StatusOK {
 		return info, fmt.Errorf("%s: %s", base, resp.Status)
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 64<<10)).Decode(&info); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&info); err != nil {
 		return info, fmt.Errorf("%s: decode: %w", base, err)
 	}
 	return info, nil

@@ -112,6 +112,21 @@ func parsePositional(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// resolveStatusAddr fills an empty -addr with the status_addr of the
+// configuration (-c, or the defaults), for the commands that talk to the
+// running agent.
+func resolveStatusAddr(addr *string, cfgPath string) error {
+	if *addr != "" {
+		return nil
+	}
+	cfg, err := loadConfig(cfgPath, "")
+	if err != nil {
+		return err
+	}
+	*addr = cfg.StatusAddr
+	return nil
+}
+
 // loadConfig reads -c, or uses the defaults with -data.
 func loadConfig(path, data string) (config.Config, error) {
 	cfg := config.DefaultConfig()

@@ -31,12 +31,8 @@ func runDeadLetter(env Env, args []string) error {
 	if err := parsePositional(fs, rest); err != nil {
 		return err
 	}
-	if *addr == "" {
-		cfg, err := loadConfig(*cfgPath, "")
-		if err != nil {
-			return err
-		}
-		*addr = cfg.StatusAddr
+	if err := resolveStatusAddr(addr, *cfgPath); err != nil {
+		return err
 	}
 	if id == "" && fs.NArg() == 1 {
 		id = fs.Arg(0)

@@ -23,12 +23,8 @@ func runHealth(env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *addr == "" {
-		cfg, err := loadConfig(*cfgPath, "")
-		if err != nil {
-			return oneLine(err)
-		}
-		*addr = cfg.StatusAddr
+	if err := resolveStatusAddr(addr, *cfgPath); err != nil {
+		return oneLine(err)
 	}
 	url := "http://" + *addr + "/status"
 	c := &http.Client{Timeout: *timeout}

@@ -27,12 +27,8 @@ func runImport(env Env, args []string) error {
 	if fs.NArg() == 0 {
 		return &usageError{"usage: vigil-agent import [-parser ID] FILE..."}
 	}
-	if *addr == "" {
-		cfg, err := loadConfig(*cfgPath, "")
-		if err != nil {
-			return err
-		}
-		*addr = cfg.StatusAddr
+	if err := resolveStatusAddr(addr, *cfgPath); err != nil {
+		return err
 	}
 	failed := 0
 	for _, f := range fs.Args() {

@@ -20,12 +20,8 @@ func runStatus(env Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *addr == "" {
-		cfg, err := loadConfig(*cfgPath, "")
-		if err != nil {
-			return err
-		}
-		*addr = cfg.StatusAddr
+	if err := resolveStatusAddr(addr, *cfgPath); err != nil {
+		return err
 	}
 	c := &http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get("http://" + *addr + "/status")
